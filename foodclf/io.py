@@ -1,0 +1,86 @@
+"""Atomic file writes and validated JSON reads: the files between stages are contracts.
+
+Every output is written to a temporary file in the same folder and renamed into place, so a
+crash or a Ctrl-C never leaves a half-written file that a later stage would trust.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from foodclf.errors import SchemaError
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
+    """Run ``save(tmp_path)`` (e.g. torch.save, fig.savefig) and rename the result into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        save(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing or malformed file raises SchemaError naming the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise SchemaError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SchemaError(f"{path}: not valid JSON ({e}); rerun the stage that writes it") from e
+
+
+def require_fields(obj: Any, fields: dict[str, type | tuple[type, ...]], where: str) -> None:
+    """Check that ``obj`` is a dict with each field of the given type; name the first bad one."""
+    if not isinstance(obj, dict):
+        raise SchemaError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name, kind in fields.items():
+        if name not in obj:
+            raise SchemaError(f"{where}: missing field '{name}'")
+        value = obj[name]
+        # bool is an int in Python; a number field must not accept true/false.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise SchemaError(f"{where}: field '{name}' must be {_type_names(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise SchemaError(
+                f"{where}: field '{name}' must be {_type_names(kind)}, got {type(value).__name__}"
+            )
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
