@@ -1,0 +1,23 @@
+"""Shared fixtures: a small sample dataset and a tiny trained run, made once per session."""
+from __future__ import annotations
+
+import pytest
+
+from foodclf import TrainConfig, make_sample, train
+
+SMALL_COUNTS = {"training": 12, "validation": 4, "evaluation": 4}
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory):
+    """A Food-11-layout sample: 11 classes, 12/4/4 images a class, 32-64 px JPEGs."""
+    return make_sample(tmp_path_factory.mktemp("sample"), SMALL_COUNTS, seed=0, min_size=32, max_size=64)
+
+
+@pytest.fixture(scope="session")
+def trained_run(sample_data, tmp_path_factory):
+    """A baseline model trained for 2 epochs at 32 px: a complete run directory (foodclf.runs.Run)."""
+    out = tmp_path_factory.mktemp("runs") / "baseline"
+    config = TrainConfig(data=str(sample_data), out=str(out), backbone="baseline", weights="none",
+                         epochs=2, image_size=32, batch_size=16, workers=0, progress=False)
+    return train(config)
