@@ -1,0 +1,127 @@
+"""The locust side of a load test, run as its own process: ``python locust_child.py SPEC.json``.
+
+Locust monkey-patches the standard library with gevent as soon as it is imported, which must
+not happen in a process that also holds torch, threads or a TorchServe launcher. So
+foodclf.loadtest writes a spec file and runs this file *by path* in a child process; it imports
+only the standard library and locust (never the foodclf package), drives the stages and
+writes every completed request to a JSON file that the parent turns into statistics.
+
+SPEC.json: {"url", "image", "content_type", "stages": [{"duration_s", "users", "delay_s"}],
+            "timeout_s", "seed", "out"}
+out:       {"t0", "stage_starts", "end", "requests": [[start, seconds, status, error], ...]}
+"""
+import os
+import sys
+
+# Run by path, Python puts this folder (the foodclf package) first on sys.path, where io.py,
+# errors.py and friends would shadow modules of the same name; take it off before importing.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+
+import locust  # noqa: E402,F401  (patches the stdlib with gevent on import)
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+import gevent  # noqa: E402
+from locust import constant, task  # noqa: E402
+from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
+from locust.env import Environment  # noqa: E402
+
+log = logging.getLogger("foodclf.locust_child")
+
+# The stage every user is in; users read it so a stage change reaches them mid-wait.
+CURRENT = {"index": 0, "delay_s": 0.0}
+SPAWN_RATE = 100  # users per second: a stage's users all start within a fraction of a second
+WAIT_TICK_S = 0.2  # how often a waiting user checks whether the stage changed
+
+
+def make_user_class(spec: dict, body: bytes) -> type:
+    parts = urlsplit(spec["url"])
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = {"Content-Type": spec["content_type"]}
+    rng = random.Random(spec.get("seed"))
+
+    class PhotoUser(FastHttpUser):
+        """A siege user: wait a random 0..delay seconds, then POST the photo; repeat."""
+        host = f"{parts.scheme}://{parts.netloc}"
+        wait_time = constant(0)  # the siege delay comes before each request, inside the task
+        network_timeout = spec["timeout_s"]
+        connection_timeout = spec["timeout_s"]
+        max_retries = 0
+        concurrency = 1  # one connection per user: a closed-loop user has one request in flight
+
+        @task
+        def predict(self):
+            siege_delay(rng)
+            self.client.post(path, data=body, headers=headers, name="predict")
+
+    return PhotoUser
+
+
+def siege_delay(rng: random.Random) -> None:
+    """Sleep a random time up to the stage's delay, drawing again if the stage changes meanwhile
+    (siege starts each stage afresh; a 100 s wait must not leak into a 1 s stage)."""
+    stage = CURRENT["index"]
+    until = time.monotonic() + rng.uniform(0, CURRENT["delay_s"])
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        gevent.sleep(min(WAIT_TICK_S, left))
+        if CURRENT["index"] != stage:
+            stage = CURRENT["index"]
+            until = time.monotonic() + rng.uniform(0, CURRENT["delay_s"])
+
+
+def describe_failure(response, exception) -> tuple[int, str]:
+    """(HTTP status or 0, error text): the parent sorts them into connection/timeout/http kinds."""
+    status = int(getattr(response, "status_code", 0) or 0)
+    if exception is None:
+        return status, ""
+    return status, f"{type(exception).__name__}: {exception}"[:200]
+
+
+def run(spec: dict) -> dict:
+    body = open(spec["image"], "rb").read()
+    env = Environment(user_classes=[make_user_class(spec, body)])
+    requests = []
+
+    def on_request(response_time, response=None, exception=None, start_time=None, **_):
+        status, error = describe_failure(response, exception)
+        requests.append([start_time, response_time / 1000.0, status, error])
+
+    env.events.request.add_listener(on_request)
+    runner = env.create_local_runner()
+    t0 = time.time()
+    starts, at = [], t0
+    try:
+        for index, stage in enumerate(spec["stages"], start=1):
+            CURRENT.update(index=index, delay_s=float(stage["delay_s"]))
+            starts.append(time.time())
+            runner.start(int(stage["users"]), spawn_rate=SPAWN_RATE)
+            at += float(stage["duration_s"])
+            gevent.sleep(max(0.0, at - time.time()))  # absolute deadlines: no drift over 30 stages
+    finally:
+        end = time.time()
+        runner.quit()  # in-flight requests are abandoned; only completed ones are counted
+    return {"t0": t0, "stage_starts": starts, "end": end, "requests": requests}
+
+
+def main(spec_path: str) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s locust: %(message)s")
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    result = run(spec)
+    tmp = spec["out"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    os.replace(tmp, spec["out"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
