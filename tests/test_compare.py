@@ -1,0 +1,282 @@
+"""The comparison stage on hand-written stage files carrying the report's own figures."""
+import base64
+import csv
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from foodclf.compare import build_candidates, compare, pair_figure, read_run
+from foodclf.criteria import DEFAULT_CRITERIA, load_criteria
+from foodclf.errors import RunDirError, SchemaError
+
+CLASSES = ["Bread", "Dairy product", "Dessert", "Egg", "Fried food", "Meat", "Noodles/Pasta", "Rice",
+           "Seafood", "Soup", "Vegetable/Fruit"]
+# The report's models: accuracy, loss, per-class accuracies below 0.8, disk MB, memory MB, response time, rate.
+MODELS = {
+    "previous": (0.7622, 0.7037, {"Dairy product": 0.41, "Seafood": 0.62, "Bread": 0.63, "Dessert": 0.64,
+                                  "Egg": 0.71, "Meat": 0.72}, 9.27, 843, 1.17, 7.21),
+    "vgg16": (0.8491, 0.5321, {"Dairy product": 0.62, "Bread": 0.72, "Egg": 0.78}, 110, 973, 1.08, 7.71),
+    "mobilenet_v2": (0.8312, 0.5205, {"Dairy product": 0.60, "Dessert": 0.74, "Egg": 0.75, "Bread": 0.78,
+                                      "Fried food": 0.79}, 63.1, 1018, 1.11, 7.45),
+}
+# The report's deployment tables: CPU cores, memory KB, response time, transaction rate.
+DEPLOYMENTS = {
+    "deployment_hpa": {"previous": (2.379, 5041017, 0.37, 13.28), "vgg16": (2.425, 6425222, 0.46, 13.82),
+                       "mobilenet_v2": (2.361, 4841846, 0.48, 12.87)},
+    "deployment_hpa+": {"previous": (2.504, 7994066, 0.42, 14.14), "vgg16": (2.499, 7210982, 0.43, 14.15),
+                        "mobilenet_v2": (2.512, 6284285, 0.42, 14.22)},
+}
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def metrics_doc(name: str) -> dict:
+    accuracy, loss, bad, disk, memory, _, _ = MODELS[name]
+    per_class = [{"name": c, "support": 100, "accuracy": bad.get(c, 0.9), "precision": 0.8, "recall": bad.get(c, 0.9),
+                  "f1": 0.8} for c in CLASSES]
+    # Rows = true class: the diagonal holds the correct ones, the rest go to the next class.
+    matrix = [[0] * len(CLASSES) for _ in CLASSES]
+    for i, row in enumerate(per_class):
+        matrix[i][i] = round(row["accuracy"] * 100)
+        matrix[i][(i + 1) % len(CLASSES)] = 100 - matrix[i][i]
+    return {
+        "schema_version": 1, "created": "2026-11-29T07:30:00+00:00",
+        "model": {"name": name, "backbone": name, "variant": "eager", "model_file": "model.pt", "parameters": 1000},
+        "split": "evaluation", "dataset": {"path": "/data/food11", "num_images": 1100, "classes": CLASSES},
+        "machine": {"cpu": "test", "cores": 2, "torch": "2.14.1", "python": "3.11"},
+        "optimizing": {"accuracy": accuracy, "loss": loss, "bad_threshold": 0.8, "per_class": per_class,
+                       "bad_classes": [{"name": n, "accuracy": a} for n, a in sorted(bad.items(), key=lambda x: x[1])],
+                       "confusion_matrix": matrix},
+        "operational": {"disk_mb": disk, "memory_mb": memory, "threads": 2,
+                        "latency_ms": {"median": 30.0, "p95": 35.0, "p99": 40.0, "runs": 50},
+                        "throughput": {"batch_size": 32, "images_per_s": 100.0}},
+    }
+
+
+def loadtest_doc(name: str) -> dict:
+    rt, rate = MODELS[name][5:]
+    overall = {"duration_s": 60.0, "successes": round(rate * 60), "failures": 0, "availability": 1.0,
+               "transaction_rate": rate, "response_time_s": rt, "p50_s": rt, "p95_s": rt * 1.3, "p99_s": rt * 1.5,
+               "longest_s": rt * 2, "cpu_cores": 1.8, "rss_mb": 950.0}
+    return {"schema_version": 1, "created": "2026-11-29T07:40:00+00:00",
+            "url": f"http://127.0.0.1:8080/predictions/{name}", "model": name, "image": "photo.jpg", "mode": "fixed",
+            "stages": [{"index": 1, "users": 10, "delay_s": 1.0, **overall}], "overall": overall,
+            "server": {"cpu_cores_mean": 1.8, "cpu_cores_max": 2.0, "rss_mb_mean": 950.0, "rss_mb_max": 990.0,
+                       "samples": 60}}
+
+
+def simulation_doc(name: str, deployment: str) -> dict:
+    cpu, memory_kb, rt, rate = DEPLOYMENTS[deployment][name]
+    return {"schema_version": 1, "created": "2026-11-29T07:50:00+00:00", "deployment": deployment,
+            "manifest": f"k8s/{deployment}.yaml", "model": name, "capacity_source": "loadtest.json",
+            "profile": "challenge", "time_scale": 1.0,
+            "summary": {"cpu_cores": cpu, "memory_kb": memory_kb, "response_time_s": rt, "transaction_rate": rate,
+                        "successes": round(rate * 1800), "failures": 0, "max_replicas": 5, "max_ready_replicas": 5},
+            "timeseries_csv": f"{deployment}.csv", "plot": f"{deployment}.png"}
+
+
+def make_run(root: Path, name: str, stages=("metrics", "loadtest", "simulations")) -> Path:
+    """A candidate directory holding the chosen stages' files, as the earlier stages write them."""
+    run = root / name
+    run.mkdir(parents=True)
+    if "metrics" in stages:
+        write_json(run / "metrics.json", metrics_doc(name))
+    if "loadtest" in stages:
+        write_json(run / "loadtest.json", loadtest_doc(name))
+    if "simulations" in stages:
+        for deployment in DEPLOYMENTS:
+            write_json(run / "simulations" / f"{deployment}.json", simulation_doc(name, deployment))
+    return run
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    runs = [make_run(root / "runs", name) for name in MODELS]
+    out = root / "report"
+    assert compare(runs, out) == out / "report.html"
+    return out
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_summary_table_has_every_model_and_model_deployment(report_dir):
+    rows = read_csv(report_dir / "summary.csv")
+    assert [r["Candidate"] for r in rows] == [
+        "previous", "previous + deployment_hpa", "previous + deployment_hpa+",
+        "vgg16", "vgg16 + deployment_hpa", "vgg16 + deployment_hpa+",
+        "mobilenet_v2", "mobilenet_v2 + deployment_hpa", "mobilenet_v2 + deployment_hpa+"]
+    vgg, vgg_hpa = rows[3], rows[4]
+    assert float(vgg["Accuracy"]) == 0.8491 and float(vgg["Loss"]) == 0.5321
+    assert vgg["Classes below threshold"] == "3"
+    assert vgg["Classes below threshold (names)"] == "Dairy product; Bread; Egg"   # worst first
+    assert float(vgg["Disk size (MB)"]) == 110 and float(vgg["Memory (MB)"]) == 973
+    assert float(vgg["Response time (s)"]) == 1.08 and float(vgg["Transaction rate (/s)"]) == 7.71
+    assert float(vgg["p95 latency (s)"]) == pytest.approx(1.08 * 1.3)
+    # A deployment row: the same model's accuracy, the simulation's operational figures (KB -> MB).
+    assert vgg_hpa["Deployment"] == "deployment_hpa" and float(vgg_hpa["Accuracy"]) == 0.8491
+    assert float(vgg_hpa["Memory (MB)"]) == pytest.approx(6425222 / 1024)
+    assert float(vgg_hpa["Response time (s)"]) == 0.46 and float(vgg_hpa["Transaction rate (/s)"]) == 13.82
+    assert vgg_hpa["p95 latency (s)"] == ""    # the simulation does not report it
+
+
+def test_pareto_sets_match_the_report(report_dir):
+    sets = json.loads((report_dir / "comparison.json").read_text())["pareto"]
+    models = sets["models"]
+    # "the previous model is Pareto dominated by both model 1 and model 2" (accuracy and bad classes)
+    assert "previous" in models["optimizing"]["dominated_by"]
+    assert models["optimizing"]["criteria"] == ["accuracy", "bad_classes"]
+    # "Considering the operational metrics, all the three models are Pareto efficient."
+    assert models["operational"]["efficient"] == ["previous", "vgg16", "mobilenet_v2"]
+    assert set(models["both"]["efficient"]) == {"previous", "vgg16", "mobilenet_v2"}
+    deployments = sets["deployments"]["operational"]
+    for name, by in deployments["dominated_by"].items():
+        assert by in deployments["efficient"]
+    assert deployments["unused"] == []   # p95 is not a Pareto criterion by default
+
+
+def test_recommendations_read_like_the_report(report_dir):
+    recs = json.loads((report_dir / "comparison.json").read_text())["recommendations"]["deployments"]
+    assert recs == [
+        "Best accuracy and decent memory: vgg16 + deployment_hpa",
+        "Best memory and decent accuracy: mobilenet_v2 + deployment_hpa",
+        "Best accuracy and decent transaction rate: vgg16 + deployment_hpa+",
+        "Best transaction rate and decent accuracy: mobilenet_v2 + deployment_hpa+",
+        "Best accuracy and decent response time: vgg16 + deployment_hpa+",
+        "Best response time: previous + deployment_hpa",
+        "Decent accuracy and decent response time: mobilenet_v2 + deployment_hpa+",
+    ]
+
+
+def test_every_plot_is_a_png_with_one_point_per_candidate(report_dir):
+    doc = json.loads((report_dir / "comparison.json").read_text())
+    names = doc["plots"]["models"] + doc["plots"]["deployments"] + doc["confusion_matrices"]
+    assert sorted(names) == sorted(
+        [f"{s}_accuracy_vs_{b}.png" for s in ("models", "deployments")
+         for b in ("memory_mb", "transaction_rate", "response_time_s")]
+        + [f"confusion_{m}.png" for m in MODELS])
+    for name in names:
+        with Image.open(report_dir / name) as image:
+            assert image.format == "PNG" and image.size[0] > 300
+            image.verify()
+
+
+def test_pair_figure_draws_each_candidate_once_and_the_front(tmp_path):
+    runs = [read_run(make_run(tmp_path, name)) for name in MODELS]
+    criteria = load_criteria()
+    candidates = [c for c in build_candidates(runs, criteria) if c.deployment is not None]
+    fig, points, front = pair_figure(candidates, criteria["accuracy"], criteria["response_time_s"], "t")
+    ax = fig.axes[0]
+    offsets = [tuple(xy) for coll in ax.collections for xy in coll.get_offsets()]
+    assert len(offsets) == len(points) == 6
+    assert (0.37, 0.7622) in offsets
+    # The front, sorted by response time, drawn as one dashed line through its points.
+    assert front == ["previous + deployment_hpa", "mobilenet_v2 + deployment_hpa+", "vgg16 + deployment_hpa+"]
+    (line,) = [ln for ln in ax.lines if ln.get_label() == "Pareto front"]
+    assert list(line.get_xdata()) == [0.37, 0.42, 0.43]
+    assert {t.get_text() for t in ax.texts} == set(MODELS)          # points labelled with the model
+    markers = {coll.get_paths()[0].vertices.shape for coll in ax.collections}
+    assert len(markers) == 2                                          # one marker style per deployment
+
+
+def test_html_report_is_self_contained(report_dir):
+    text = (report_dir / "report.html").read_text()
+    assert "<script" not in text
+    sources = re.findall(r'<img src="([^"]+)"', text)
+    assert len(sources) == 9
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for expected in ("Summary", "Pareto-efficient candidates", "Recommendations", "Dairy product (0.62)",
+                     "Best accuracy and decent memory: vgg16 + deployment_hpa",
+                     "dominated by vgg16", "Models × deployments"):
+        assert expected in text
+    md = (report_dir / "report.md").read_text()
+    assert "![Accuracy vs Memory: Models (one replica)](models_accuracy_vs_memory_mb.png)" in md
+    assert "| vgg16 | one replica | 0.8491 |" in md
+
+
+def test_a_missing_stage_leaves_columns_empty_and_is_reported(tmp_path):
+    runs = [make_run(tmp_path / "runs", "vgg16"),
+            make_run(tmp_path / "runs", "mobilenet_v2", stages=("metrics",))]
+    out = tmp_path / "report"
+    compare(runs, out)
+    rows = {r["Candidate"]: r for r in read_csv(out / "summary.csv")}
+    assert rows["mobilenet_v2"]["Response time (s)"] == "" and rows["mobilenet_v2"]["Accuracy"] == "0.8312"
+    assert "mobilenet_v2 + deployment_hpa" not in rows
+    doc = json.loads((out / "comparison.json").read_text())
+    assert doc["pareto"]["models"]["operational"]["excluded"]["mobilenet_v2"] == [
+        "response_time_s", "transaction_rate"]
+    assert doc["pareto"]["models"]["optimizing"]["dominated_by"] == {"mobilenet_v2": "vgg16"}
+    html = (out / "report.html").read_text()
+    assert "mobilenet_v2: no loadtest.json; empty: Response time, Transaction rate, p95 latency" in html
+    assert "mobilenet_v2: no simulations/*.json" in html
+    assert "not compared (lacks response_time_s, transaction_rate)" in html
+
+
+def test_bad_threshold_recounts_the_classes(tmp_path):
+    runs = [read_run(make_run(tmp_path, "vgg16", stages=("metrics",)))]
+    (cand,) = build_candidates(runs, load_criteria(), bad_threshold=0.7)
+    assert cand.bad_classes == [("Dairy product", 0.62)] and cand.values["bad_classes"] == 1
+
+
+def test_a_user_criterion_joins_table_and_pareto_sets(tmp_path):
+    spec = json.loads(json.dumps(DEFAULT_CRITERIA))
+    spec["criteria"].append({"name": "parameters", "label": "Parameters", "better": "lower", "group": "optimizing",
+                             "format": "d", "source": "metrics:model.parameters"})
+    spec["pairs"] = [["accuracy", "parameters"]]
+    path = tmp_path / "criteria.yaml"
+    path.write_text(json.dumps(spec))          # JSON is YAML
+    runs = [make_run(tmp_path / "runs", name, stages=("metrics",)) for name in ("vgg16", "mobilenet_v2")]
+    compare(runs, tmp_path / "report", criteria=path)
+    doc = json.loads((tmp_path / "report" / "comparison.json").read_text())
+    assert doc["pareto"]["models"]["optimizing"]["criteria"] == ["accuracy", "bad_classes", "parameters"]
+    assert doc["plots"] == {"models": ["models_accuracy_vs_parameters.png"]}
+    assert "Parameters" in read_csv(tmp_path / "report" / "summary.csv")[0]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"criteria": [{"name": "x", "label": "X", "better": "up", "group": "optimizing", "source": "metrics:a"}]},
+     "'better' must be one of"),
+    ({"criteria": [{"name": "x", "label": "X", "better": "higher", "group": "optimizing", "source": "disk:a"}]},
+     "file must be one of"),
+    ({"criteria": [{"name": "x", "label": "X", "better": "higher", "group": "optimizing", "source": "metrics:a"}],
+      "pairs": [["x", "y"]]}, r"pairs\[0\]"),
+])
+def test_a_bad_criteria_file_names_the_field(tmp_path, bad, message):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(SchemaError, match=message):
+        load_criteria(path)
+
+
+def test_single_candidate_and_empty_directory(tmp_path):
+    out = tmp_path / "report"
+    compare([make_run(tmp_path / "runs", "vgg16", stages=("metrics", "loadtest"))], out)
+    doc = json.loads((out / "comparison.json").read_text())
+    assert doc["pareto"]["models"]["both"]["efficient"] == ["vgg16"]
+    assert doc["recommendations"]["models"][0] == "Best accuracy and best memory: vgg16"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunDirError, match="nothing to compare"):
+        compare([tmp_path / "empty"], out)
+
+
+def test_script_prints_one_line_on_bad_input(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("compare_script", Path(__file__).parents[1] / "scripts/compare.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from foodclf.cli import run_cli
+    assert run_cli(script.main, [str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "candidate directory not found" in capsys.readouterr().err
+    assert run_cli(script.main, ["--print-criteria"]) == 0
+    assert json.loads(capsys.readouterr().out)["pairs"][0] == ["accuracy", "memory_mb"]
