@@ -1,0 +1,148 @@
+"""Packing a run directory into a TorchServe model archive (``model-store/NAME.mar``).
+
+The archive holds, at its top level:
+
+    food_model.py        the model file: one nn.Module class built from data_config.json
+    model.pt             the run's plain FoodNet state_dict (loaded with weights_only=True)
+    food_handler.py      the handler (decoding, the run's EvalPreset, top-k JSON)
+    data_config.json     the run's preprocessing and architecture, copied unchanged
+    index_to_name.json   {"0": "Bread", "1": "Dairy product", ...} from classes.json
+    model-config.yaml    workers, batching and handler settings (below)
+    MAR-INF/MANIFEST.json  written by torch-model-archiver
+
+model-config.yaml::
+
+    minWorkers: 1            # = maxWorkers: a fixed number of worker processes
+    maxWorkers: 1
+    batchSize: 8             # requests one inference may take
+    maxBatchDelay: 10        # ms a batch waits to fill up
+    responseTimeout: 120     # s before TorchServe restarts a silent worker
+    handler:
+      torch_threads: 0       # torch threads per worker; 0 = usable cores // maxWorkers
+      min_side: 8            # smaller images are rejected (400)
+      max_pixels: 40000000   # larger images are rejected as decompression bombs (400)
+      backbone: baseline     # for people reading the archive: what is inside
+      run_dir: /abs/run
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from foodclf.errors import FoodclfError
+from foodclf.images import DEFAULT_MAX_PIXELS
+from foodclf.io import atomic_write_json
+from foodclf.runs import DATA_CONFIG_FILE, load_run
+
+log = logging.getLogger(__name__)
+
+HANDLERS_DIR = Path(__file__).resolve().parents[1] / "handlers"
+HANDLER_FILE = "food_handler.py"
+MODEL_FILE = "food_model.py"
+MODEL_CONFIG_FILE = "model-config.yaml"
+INDEX_TO_NAME_FILE = "index_to_name.json"
+# torch-model-archiver's own rule for model names (it also names the URL /predictions/NAME).
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
+
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_MAX_BATCH_DELAY_MS = 10
+DEFAULT_WORKERS = 1
+DEFAULT_RESPONSE_TIMEOUT_S = 120
+DEFAULT_MIN_SIDE = 8
+
+
+class ArchiveError(FoodclfError):
+    """The archive cannot be written: bad name or options, missing handler files, archiver failure."""
+
+
+def archive_run(
+    run_dir: str | os.PathLike,
+    name: str,
+    export_path: str | os.PathLike = "model-store",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_delay: int = DEFAULT_MAX_BATCH_DELAY_MS,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = 0,
+    response_timeout: int = DEFAULT_RESPONSE_TIMEOUT_S,
+    handlers_dir: str | os.PathLike = HANDLERS_DIR,
+) -> Path:
+    """Write ``export_path/NAME.mar`` for the run in ``run_dir`` and return its path.
+
+    The model is loaded first, so a run whose model.pt does not fit its data_config.json fails
+    here rather than in a TorchServe worker. The .mar appears atomically (an existing one is
+    replaced only by a complete new one).
+    """
+    check_options(name, batch_size, max_batch_delay, workers, threads, response_timeout)
+    run = load_run(run_dir)  # RunDirError naming the missing files
+    run.load_model()  # RunDirError if model.pt does not fit the architecture
+    handlers_dir = Path(handlers_dir)
+    for file in (HANDLER_FILE, MODEL_FILE):
+        if not (handlers_dir / file).is_file():
+            raise ArchiveError(f"{handlers_dir / file}: handler file not found; pass the repository's handlers/ folder")
+    export_path = Path(export_path)
+    export_path.mkdir(parents=True, exist_ok=True)
+    target = export_path / f"{name}.mar"
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=export_path) as staging:
+        staging = Path(staging)
+        files = staging / "files"
+        files.mkdir()
+        atomic_write_json(files / INDEX_TO_NAME_FILE, {str(i): c for i, c in enumerate(run.classes)})
+        shutil.copy2(run.run_dir / DATA_CONFIG_FILE, files / DATA_CONFIG_FILE)
+        model_config = {
+            "minWorkers": workers, "maxWorkers": workers,
+            "batchSize": batch_size, "maxBatchDelay": max_batch_delay,
+            "responseTimeout": response_timeout,
+            "handler": {"torch_threads": threads, "min_side": DEFAULT_MIN_SIDE, "max_pixels": DEFAULT_MAX_PIXELS,
+                        "backbone": run.data_config.backbone, "run_dir": str(run.run_dir.resolve())},
+        }
+        (files / MODEL_CONFIG_FILE).write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
+        run_archiver(name, run.model_path, handlers_dir, files, staging)
+        os.replace(staging / f"{name}.mar", target)
+    log.info("archived %s as %s (batch %d, delay %d ms, %d workers)", run.run_dir, target,
+             batch_size, max_batch_delay, workers)
+    return target
+
+
+def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int, threads: int,
+                  response_timeout: int) -> None:
+    if not NAME_PATTERN.match(name):
+        raise ArchiveError(f"model name '{name}' is not allowed: use letters, digits, '_', '-' and '.', "
+                           "starting with a letter or digit (it becomes the URL /predictions/NAME)")
+    for option, value, low in (("batch size", batch_size, 1), ("max batch delay", max_batch_delay, 0),
+                               ("workers", workers, 1), ("threads", threads, 0),
+                               ("response timeout", response_timeout, 1)):
+        if value < low:
+            raise ArchiveError(f"{option} must be at least {low}, got {value}")
+
+
+def run_archiver(name: str, model_path: Path, handlers_dir: Path, files: Path, staging: Path) -> None:
+    """torch-model-archiver, in a subprocess whose temp dir is ``staging``.
+
+    The archiver copies the artifacts to TEMP/NAME before zipping and deletes that folder:
+    two archives of the same name at once (tests, a second shell) must not share it.
+    """
+    command = [
+        sys.executable, "-m", "model_archiver.model_packaging",
+        "--model-name", name, "--version", "1.0",
+        "--model-file", str(handlers_dir / MODEL_FILE),
+        "--serialized-file", str(model_path),
+        "--handler", str(handlers_dir / HANDLER_FILE),
+        "--extra-files", ",".join(str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE)),
+        "--config-file", str(files / MODEL_CONFIG_FILE),
+        "--export-path", str(staging),
+    ]
+    tmp = staging / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0 or not (staging / f"{name}.mar").is_file():
+        output = (result.stderr or result.stdout).strip()[-2000:]
+        raise ArchiveError(f"torch-model-archiver failed for '{name}' (exit {result.returncode}): {output}")
