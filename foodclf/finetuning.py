@@ -37,6 +37,15 @@ class PhaseFreezing(BaseFinetuning):
         for param in module.parameters(recurse=False):
             param.requires_grad = False
 
+    @staticmethod
+    def freeze(modules, train_bn: bool = True) -> None:
+        # BaseFinetuning.freeze calls its own freeze_module by class name; route it to ours.
+        for module in BaseFinetuning.flatten_modules(modules):
+            if isinstance(module, _BatchNorm) and train_bn:
+                BaseFinetuning.make_trainable(module)
+            else:
+                PhaseFreezing.freeze_module(module)
+
     def freeze_before_training(self, pl_module) -> None:
         model = pl_module.model
         self.make_trainable(model)

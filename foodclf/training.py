@@ -119,8 +119,11 @@ class EpochHistory(Callback):
             writer.writerow(row)
 
 
-def train(config: TrainConfig, resume: bool = False) -> Run:
-    """Train a model as ``config`` says and return its finished run directory."""
+def train(config: TrainConfig, resume: bool = False, callbacks: list[Callback] | None = None) -> Run:
+    """Train a model as ``config`` says and return its finished run directory.
+
+    ``callbacks`` are extra Lightning callbacks added to every phase's Trainer.
+    """
     run_dir = Path(config.out)
     if resume:
         config = _config_for_resume(run_dir, config)
@@ -153,6 +156,10 @@ def train(config: TrainConfig, resume: bool = False) -> Run:
             best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
             module.load_state_dict(best["state_dict"])
         module.phase, module.lr = index, phase["lr"]
+        # One ModelCheckpoint spans the phases so best.ckpt is the best of all of them. Each phase's
+        # Trainer counts steps from 0 again, and ModelCheckpoint skips saving at a step it already
+        # saved at: forget the previous phase's step.
+        checkpoint._last_global_step_saved = -1
         log.info("phase %d/%d: %s trainable, up to %d epochs, lr %g", index + 1, len(config.phases),
                  phase["trainable"], phase["max_epochs"], phase["lr"])
         trainer = _trainer(config, phase, [
@@ -160,6 +167,7 @@ def train(config: TrainConfig, resume: bool = False) -> Run:
             EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
             checkpoint,
             EpochHistory(run_dir / HISTORY_FILE, index, phase["trainable"]),
+            *(callbacks or []),
         ])
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path if index == start_phase else None)
     if trainer.is_global_zero:
