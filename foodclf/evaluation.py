@@ -344,7 +344,8 @@ def _relative_name(path: Path, folder: Path) -> str:
 def write_metrics(metrics: Metrics, out_dir: str | os.PathLike) -> Path:
     """Write the confusion-matrix PNG, then metrics.json (its presence means both are complete)."""
     out_dir = Path(out_dir)
-    title = f"{metrics.model.name} ({metrics.model.variant}) on {metrics.split}: accuracy {metrics.optimizing.accuracy:.3f}"
+    title = (f"{metrics.model.name} ({metrics.model.variant}) on {metrics.split}: "
+             f"accuracy {metrics.optimizing.accuracy:.3f}")
     save_confusion_matrix(out_dir / CONFUSION_MATRIX_FILE, metrics.optimizing.confusion_matrix,
                           metrics.dataset.classes, title)
     return atomic_write_text(out_dir / METRICS_FILE, metrics_json(metrics.to_dict()))
