@@ -408,10 +408,11 @@ def _pareto_blocks(candidates, criteria, sets) -> list[tuple]:
     for scope, results in sets.items():
         items = []
         for set_name, result in results.items():
-            used = ", ".join(criteria[c].label for c in result.criteria) or "none"
-            unused = f" (no values: {', '.join(criteria[c].label for c in result.unused)})" if result.unused else ""
+            used = ", ".join(criteria[c].label for c in result.criteria) or "nothing"
+            unused = ", ".join(criteria[c].label for c in result.unused)
+            unused = f"; no values for {unused}" if unused else ""
             efficient = ", ".join(result.efficient) or "none"
-            items.append(f"{set_name.capitalize()} ({used}{unused}): efficient: {efficient}")
+            items.append(f"{set_name.capitalize()}, compared on {used}{unused}. Efficient: {efficient}")
         names = [c.name for c in candidates if c.scope == scope]
         blocks += [("h", 3, SCOPES[scope]), ("ul", items),
                    ("table", ["Candidate"] + [s.capitalize() for s in results],
