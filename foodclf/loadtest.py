@@ -264,7 +264,7 @@ def run_locust(url: str, image: Path, stages: Sequence[Stage], timeout_s: float,
                seed: int | None = None) -> dict:
     """Drive the stages with locust in a child process; its raw per-request results."""
     with tempfile.TemporaryDirectory(prefix="foodclf-locust-") as tmp:
-        spec = {"url": url, "image": str(image), "timeout_s": float(timeout_s), "seed": seed,
+        spec = {"url": url, "image": str(image.resolve()), "timeout_s": float(timeout_s), "seed": seed,
                 "content_type": mimetypes.guess_type(image.name)[0] or "application/octet-stream",
                 "stages": [s.as_dict() for s in stages], "out": str(Path(tmp) / "requests.json")}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec), encoding="utf-8")

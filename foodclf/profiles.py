@@ -135,7 +135,7 @@ def _stages_from_items(items: Any, where: str) -> list[Stage]:
     for i, item in enumerate(items, start=1):
         here = f"{where}, stage {i}"
         if isinstance(item, Stage):
-            stages.append(item)
+            stages.append(make_stage(item.duration_s, item.users, item.delay_s, here))
         elif isinstance(item, dict):
             missing = [k for k in ("duration", "users", "delay") if k not in item and f"{k}_s" not in item]
             if missing:

@@ -242,3 +242,75 @@ def test_load_loadtest_names_the_bad_field(tmp_path, breaks, field):
     path.write_text(json.dumps(data))
     with pytest.raises(SchemaError, match=f"loadtest.json.*{field}"):
         load_loadtest(path)
+
+
+# ---------------------------------------------------------------- a real TorchServe
+
+def _untrained_run(run_dir):
+    """A complete run directory with random weights (the load test needs answers, not accuracy)."""
+    import torch
+
+    from foodclf.datasets import FOOD11_CLASSES
+    from foodclf.models import create_model, default_data_config
+    from foodclf.runs import write_run_files
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(create_model("baseline", 11).state_dict(), run_dir / "model.pt")
+    write_run_files(run_dir, default_data_config("baseline", 11, image_size=32), list(FOOD11_CLASSES), {})
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def torchserve(tmp_path_factory):
+    """A random-weights baseline model archived and served by TorchServe on free loopback ports."""
+    serving = pytest.importorskip("foodclf.serving")
+    archive = pytest.importorskip("foodclf.archive")
+    run_dir = _untrained_run(tmp_path_factory.mktemp("run") / "food")
+    store = tmp_path_factory.mktemp("model-store")
+    archive.archive_run(run_dir, "food", store, batch_size=1, workers=1, threads=1)
+    with serving.TorchServe(store, models={"food": "food.mar"},
+                            workdir=tmp_path_factory.mktemp("serve")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def food_photo(tmp_path_factory):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("photo") / "photo.jpg"
+    Image.effect_noise((48, 48), 64).convert("RGB").save(path, quality=90)
+    return path
+
+
+@pytest.mark.serve
+def test_torchserve_load_test(torchserve, food_photo, tmp_path):
+    url = torchserve.predictions_url("food")
+    report = run_loadtest(url, food_photo, [Stage(2.0, 2, 0.05)], out_dir=tmp_path, timeout_s=10,
+                          server_pids=torchserve.process_pids(), sample_interval_s=0.25)
+    o, server = report["overall"], report["server"]
+    assert o["failures"] == 0 and o["successes"] > 2 and o["availability"] == 1.0
+    assert o["successes"] == report["stages"][0]["successes"]
+    assert o["transaction_rate"] == pytest.approx(o["successes"] / o["duration_s"], rel=1e-4)
+    # the frontend (Java) and the worker (Python + torch) were sampled
+    assert len(server["pids"]) >= 2 and server["rss_mb_mean"] > 100 and server["cpu_cores_max"] > 0
+    assert load_loadtest(tmp_path)["overall"]["successes"] == o["successes"]
+
+
+@pytest.mark.serve
+def test_torchserve_rejected_requests_are_failures(torchserve, tmp_path):
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_bytes(b"this is not a JPEG")
+    report = run_loadtest(torchserve.predictions_url("food"), not_a_photo, [Stage(1.0, 1, 0.1)], timeout_s=10)
+    o = report["overall"]
+    assert o["successes"] == 0 and o["failures"] > 0 and o["errors"] == {"http_4xx": o["failures"]}
+    # the server found by its listening port when no PIDs are given
+    assert report["server"]["samples"] > 0
+
+
+@pytest.mark.serve
+def test_torchserve_capacity_sweep(torchserve, food_photo):
+    report = run_capacity(torchserve.predictions_url("food"), food_photo, levels=[1, 2], duration_s=1.0,
+                          server_pids=torchserve.process_pids(), sample_interval_s=0.25, timeout_s=10)
+    assert [row["users"] for row in report["capacity"]] == [1, 2]
+    assert all(row["transaction_rate"] > 0 and row["failures"] == 0 for row in report["capacity"])
+    assert all(row["cpu_cores"] is not None and row["rss_mb"] > 100 for row in report["capacity"])
