@@ -30,17 +30,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from foodclf.criteria import Criteria, Criterion, load_criteria
-from foodclf.errors import RunDirError, SchemaError
-from foodclf.evaluation import load_metrics
-from foodclf.io import atomic_save, atomic_write_json, atomic_write_text, read_json, require_fields
-from foodclf.loadtest import load_loadtest
+from foodclf.errors import RunDirError
+from foodclf.evaluation import METRICS_FILE, load_metrics
+from foodclf.hpa import load_simulation
+from foodclf.io import atomic_save, atomic_write_json, atomic_write_text
+from foodclf.loadtest import LOADTEST_JSON as LOADTEST_FILE, load_loadtest
 from foodclf.pareto import ParetoResult, pareto, recommend_pair
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-LOADTEST_FILE = "loadtest.json"
-SIMULATIONS_DIR = "simulations"
+SIMULATIONS_DIR = "simulations"   # scripts/simulate_hpa.py writes beside loadtest.json
 ONE_REPLICA = "one replica"
 SCOPES = {"models": "Models (one replica)", "deployments": "Models × deployments"}
 SETS = {"optimizing": ("optimizing",), "operational": ("operational",), "both": ("optimizing", "operational")}
@@ -51,23 +50,6 @@ STAGE_HINTS = {"metrics": "scripts/evaluate.py", "loadtest": "scripts/loadtest.p
 
 
 # ---------------------------------------------------------------- reading the stages' files
-
-def _read_simulation(path: Path) -> dict:
-    try:
-        from foodclf.hpa import load_simulation
-    except ImportError:   # foodclf.hpa not installed yet: check the fields this module reads
-        return _read_contract(path, {"deployment": str, "summary": dict})
-    return load_simulation(path)
-
-
-def _read_contract(path: Path, fields: dict[str, type]) -> dict:
-    """Fallback reader until the owning stage's loader exists: JSON plus the fields used here."""
-    doc = read_json(path)
-    require_fields(doc, {"schema_version": int, **fields}, str(path))
-    if doc["schema_version"] != 1:
-        raise SchemaError(f"{path}: schema_version {doc['schema_version']} is not supported (expected 1)")
-    return doc
-
 
 @dataclass
 class RunInputs:
@@ -93,7 +75,7 @@ def read_run(run_dir: str | os.PathLike) -> RunInputs:
     loadtest = load_loadtest(run_dir / LOADTEST_FILE) if (run_dir / LOADTEST_FILE).is_file() else None
     simulations = {}
     for path in sorted((run_dir / SIMULATIONS_DIR).glob("*.json")):
-        doc = _read_simulation(path)
+        doc = load_simulation(path)
         simulations[doc.get("deployment") or path.stem] = doc
     simulations = dict(sorted(simulations.items()))   # by deployment name, not file name ('+' < '.')
     if metrics is None and loadtest is None and not simulations:
