@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Check the HPA simulation against reality: one replica, the same closed-loop load.
+
+    python scripts/check_hpa_sim.py RUN_DIR [--stage 10:1 --stage 4:0.2] [--stage-duration 60s]
+
+Archives the run (or takes --mar), serves it with one TorchServe on 127.0.0.1, measures its
+capacity curve (users 1, 2, 4, 8 without delay), then load-tests each --stage USERS:DELAY for
+real; simulates each stage with one replica fed by the measured curve and prints measured
+against simulated transaction rate and response time with the relative errors. Exit status 1
+when an error is beyond --tolerance (default 15 %). The measured files and check.json go to
+--out (default: a temporary folder, removed).
+"""
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from foodclf.archive import archive_run
+from foodclf.cli import run_cli
+from foodclf.errors import FoodclfError
+from foodclf.hpa import capacity_from_loadtest, compare_with_loadtest
+from foodclf.io import atomic_write_json
+from foodclf.loadtest import run_capacity, run_loadtest
+from foodclf.profiles import Stage, make_stage, parse_duration
+from foodclf.sample import draw_sample
+from foodclf.serving import TorchServe
+
+
+def parse_stage(text: str) -> tuple[int, float]:
+    try:
+        users, delay = text.split(":")
+        return int(users), float(delay)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give USERS:DELAY, e.g. 10:1") from None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", nargs="?", help="a run directory to archive and serve")
+    parser.add_argument("--mar", help="serve this .mar instead of archiving a run")
+    parser.add_argument("--image", help="the photo to send (default: a 224 px sample image)")
+    parser.add_argument("--levels", default="1,2,4,8", help="capacity levels, users without delay (default 1,2,4,8)")
+    parser.add_argument("--level-duration", default="30s", help="length of each capacity level (default 30s)")
+    parser.add_argument("--stage", type=parse_stage, action="append",
+                        help="a closed-loop stage USERS:DELAY to compare; repeat (default 10:1 and 4:0.2)")
+    parser.add_argument("--stage-duration", default="60s", help="length of each compared stage (default 60s)")
+    parser.add_argument("--workers", type=int, default=1, help="TorchServe workers (archive setting, default 1)")
+    parser.add_argument("--tolerance", type=float, default=0.15, help="largest relative error allowed (default 0.15)")
+    parser.add_argument("--out", help="keep loadtest files and check.json here")
+    args = parser.parse_args(argv)
+    if bool(args.run) == bool(args.mar):
+        raise FoodclfError("give a run directory or --mar (one of them)")
+    stage_duration = parse_duration(args.stage_duration)
+    stages = [make_stage(stage_duration, u, d, f"--stage {u}:{d}") for u, d in (args.stage or [(10, 1.0), (4, 0.2)])]
+    levels = [int(x) for x in args.levels.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="foodclf-check-") as tmp:
+        tmp = Path(tmp)
+        out = Path(args.out) if args.out else tmp / "out"
+        image = Path(args.image) if args.image else _sample_photo(tmp / "photo.jpg")
+        store, name = _model_store(args, tmp)
+        with TorchServe(store, models={name: f"{name}.mar"}, workdir=tmp / "serve") as server:
+            url, pids = server.predictions_url(name), server.process_pids()
+            print(f"serving {name} at {url}; measuring capacity at {levels} users ...")
+            capacity_doc = run_capacity(url, image, levels, parse_duration(args.level_duration),
+                                        out_dir=out / "capacity", server_pids=pids, seed=0, model=name)
+            print(f"load-testing {len(stages)} stage(s) of {stage_duration:.0f} s ...")
+            measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids, seed=0,
+                                    model=name, profile="check")
+        capacity = capacity_from_loadtest(capacity_doc, str(out / "capacity" / "loadtest.json"))
+        rows = compare_with_loadtest(capacity, measured)
+        atomic_write_json(out / "check.json", {"model": name, "tolerance": args.tolerance,
+                                               "capacity": capacity_doc["capacity"], "stages": rows})
+        print()
+        print("capacity (one replica, no delay): " + ", ".join(
+            f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
+        print(_table(rows))
+        worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
+                    if e is not None)
+        ok = worst <= args.tolerance
+        print(f"\nlargest relative error {worst:.1%}: {'within' if ok else 'BEYOND'} {args.tolerance:.0%}")
+        if args.out:
+            print(f"files in {out}")
+        return 0 if ok else 1
+
+
+def _sample_photo(path: Path) -> Path:
+    draw_sample(0, np.random.default_rng(0), (224, 224)).save(path, quality=90)
+    return path
+
+
+def _model_store(args, tmp: Path) -> tuple[Path, str]:
+    if args.mar:
+        mar = Path(args.mar)
+        if not mar.is_file():
+            raise FoodclfError(f"{mar}: archive not found; write one with scripts/archive.py")
+        return mar.parent, mar.stem
+    name = Path(args.run).name.replace("-", "_") or "model"
+    archive_run(args.run, name, tmp / "model-store", workers=args.workers)
+    return tmp / "model-store", name
+
+
+def _table(rows) -> str:
+    head = f"{'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | {'resp. real':>10} {'sim':>7} {'error':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        def pct(x):
+            return "-" if x is None else f"{x:+.1%}"
+
+        def sec(x):
+            return "-" if x is None else f"{x:.3f}"
+        lines.append(f"{r['users']:>5} {r['delay_s']:>6.2f} | {r['measured_transaction_rate']:>9.2f} "
+                     f"{r['simulated_transaction_rate']:>7.2f} {pct(r['transaction_rate_error']):>7} | "
+                     f"{sec(r['measured_response_time_s']):>10} {sec(r['simulated_response_time_s']):>7} "
+                     f"{pct(r['response_time_error']):>7}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
