@@ -14,10 +14,22 @@ from typing import Any, Callable
 from foodclf.errors import SchemaError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _readable(tmp: str | os.PathLike) -> None:
+    # mkstemp creates 0600 files; outputs are for people and servers to read, like open() would make them.
+    os.chmod(tmp, 0o666 & ~_umask())
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _readable(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -44,6 +56,7 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
+    _readable(tmp)
     try:
         save(Path(tmp))
         os.replace(tmp, path)
