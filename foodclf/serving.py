@@ -80,6 +80,44 @@ def write_properties(base: str | os.PathLike, overrides: Mapping[str, Any], path
     return path
 
 
+def parse_models(specs: list[str]) -> dict[str, str]:
+    """``["food=food.mar", "vgg16.mar"]`` -> ``{"food": "food.mar", "vgg16": "vgg16.mar"}``."""
+    models = {}
+    for spec in specs:
+        name, _, mar = spec.rpartition("=")
+        if not mar.endswith(".mar"):
+            raise ServeError(f"model '{spec}': expected NAME=FILE.mar (or FILE.mar)")
+        models[name or Path(mar).stem] = mar
+    return models
+
+
+def check_models(model_store: Path, models: Mapping[str, str]) -> None:
+    """Every archive is in the model store, or a ServeError says which one is missing."""
+    if not model_store.is_dir():
+        raise ServeError(f"{model_store}: model store not found; write archives with scripts/archive.py")
+    for name, mar in models.items():
+        if not (model_store / mar).is_file():
+            raise ServeError(f"{model_store / mar}: archive for model '{name}' not found; "
+                             "write it with scripts/archive.py RUN_DIR --name NAME")
+
+
+def torchserve_command(config: str | os.PathLike, model_store: str | os.PathLike,
+                       models: Mapping[str, str] | None = None, foreground: bool = True) -> list[str]:
+    """The ``torchserve`` command line, run by this interpreter so the workers import foodclf."""
+    command = [sys.executable, "-m", "ts.model_server", "--start", "--ncs",
+               "--ts-config", str(config), "--model-store", str(model_store)]
+    if foreground:
+        command.append("--foreground")
+    if models:
+        command += ["--models", *(f"{name}={mar}" for name, mar in models.items())]
+    return command
+
+
+def stop_command() -> list[str]:
+    """``torchserve --stop``: stops the server whose pid file is in this temp dir."""
+    return [sys.executable, "-m", "ts.model_server", "--stop"]
+
+
 def http_json(method: str, url: str, timeout: float = 10.0) -> Any:
     """The decoded JSON answer of a small request; HTTP errors raise urllib.error.HTTPError."""
     request = urllib.request.Request(url, method=method)
@@ -233,12 +271,7 @@ class TorchServe:
 
     # ---- internals ---------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
-        if not self.model_store.is_dir():
-            raise ServeError(f"{self.model_store}: model store not found; write archives with scripts/archive.py")
-        for name, mar in self.models.items():
-            if not (self.model_store / mar).is_file():
-                raise ServeError(f"{self.model_store / mar}: archive for model '{name}' not found; "
-                                 "write it with scripts/archive.py")
+        check_models(self.model_store, self.models)
         if self._workdir_arg is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="torchserve-")
             self.workdir = Path(self._tmp.name)
@@ -282,8 +315,7 @@ class TorchServe:
             "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs"),
         })
         env.update(self.env)
-        command = [sys.executable, "-m", "ts.model_server", "--foreground", "--ncs",
-                   "--ts-config", str(config_path), "--model-store", str(self.model_store)]
+        command = torchserve_command(config_path, self.model_store)  # models: load_models in the config
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")
         log.info("starting TorchServe in %s: %s", self.workdir, " ".join(command))
         # Its own session: stop() signals the launcher, the Java frontend and the workers at once.

@@ -35,7 +35,9 @@ IMAGE_FIELDS = ("body", "data", "file", "image")
 DEFAULT_TOPK = 5
 DEFAULT_MIN_SIDE = 8  # smaller images carry no food to recognise (a 1x1 image is a probe, not a photo)
 TOPK_HEADER = "x-topk"
+BATCH_HEADER = "X-Batch-Size"  # how many requests the answer's inference batch held
 JSON = "application/json"
+ERROR_TYPES = {400: "BadRequest", 500: "InternalServerError"}
 
 
 class FoodHandler(BaseHandler):
@@ -75,6 +77,8 @@ class FoodHandler(BaseHandler):
             for (idx, topk), row in zip(good, probabilities):
                 answers[idx] = self.top_classes(row, topk)
                 context.set_response_content_type(idx, JSON)
+        for idx in range(len(data)):  # lets a client or a load test see that batching happens
+            context.set_response_header(idx, BATCH_HEADER, str(len(data)))
         return answers
 
     def preprocess_one(self, request: dict) -> torch.Tensor:
@@ -106,7 +110,7 @@ class FoodHandler(BaseHandler):
     def error(context, idx: int, code: int, message: str) -> dict:
         context.set_response_status(code, message.splitlines()[0][:200], idx)
         context.set_response_content_type(idx, JSON)
-        return {"code": code, "type": "BadRequest", "message": message}
+        return {"code": code, "type": ERROR_TYPES.get(code, "Error"), "message": message}
 
 
 def request_topk(request: dict, context, idx: int):
