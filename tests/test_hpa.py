@@ -352,3 +352,26 @@ def test_simulate_hpa_script(capacity_file, capsys):
                                                 "deployment_hpa+.json", "deployment_hpa+.csv"}
     assert "deployment_hpa+" in out and "Trans. rate" in out
     assert math.isfinite(load_simulation(sims / "deployment_hpa.json")["summary"]["transaction_rate"])
+
+
+@pytest.mark.slow
+@pytest.mark.serve
+def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, capsys):
+    """The reality check end to end, briefly: real TorchServe, real locust, then the simulation.
+    Only that it measures and compares is asserted; the 15 % figure needs a quiet machine and
+    minutes of load (docs/kubernetes.md)."""
+    pytest.importorskip("foodclf.serving")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_hpa_sim", REPO / "scripts" / "check_hpa_sim.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
+                        "--stage-duration", "4s", "--out", str(tmp_path)])
+    assert code in (0, 1)
+    check = json.loads((tmp_path / "check.json").read_text())
+    (row,) = check["stages"]
+    assert (row["users"], row["delay_s"]) == (2, 0.1)
+    assert row["measured_transaction_rate"] > 0 and row["simulated_transaction_rate"] > 0
+    assert math.isfinite(row["transaction_rate_error"]) and math.isfinite(row["response_time_error"])
+    assert (tmp_path / "capacity" / "loadtest.json").is_file() and (tmp_path / "measured" / "loadtest.json").is_file()
+    assert "largest relative error" in capsys.readouterr().out
