@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+from foodclf.datamodule import FoodDataModule
 from foodclf.errors import DatasetError, RunDirError, SchemaError
 from foodclf.evaluation import (
     CONFUSION_MATRIX_FILE, METRICS_FILE, evaluate, evaluate_predictor, format_summary, load_eager_predictor,
@@ -145,8 +147,15 @@ def test_evaluate_metrics_agree_with_the_model_and_each_other(evaluated, sample_
         assert c.accuracy == pytest.approx(matrix[i, i].item() / 4)
     assert [b.name for b in opt.bad_classes] == [c.name for c in sorted(opt.per_class, key=lambda c: c.accuracy)
                                                  if c.accuracy < 0.8]
-    # The loss is the model's own cross-entropy on the images it was shown.
-    assert 0 < opt.loss < 20
+    # The same images through training's own data module give the same loss and accuracy.
+    run = load_run(run_dir)
+    model = run.load_model()
+    loader = FoodDataModule(sample_data, run.data_config, batch_size=44).test_dataloader()
+    with torch.inference_mode():
+        images, labels = next(iter(loader))
+        logits = model(images)
+    assert opt.loss == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-5)
+    assert opt.accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
 
 
 def test_evaluate_operational_figures_are_positive_and_plausible(evaluated):
