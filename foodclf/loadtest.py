@@ -23,6 +23,7 @@ checked by ``load_loadtest``) and loadtest.csv (one row per second).
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import ipaddress
@@ -371,11 +372,11 @@ def analyse(raw: dict, stages: Sequence[Stage], samples: Sequence[tuple[float, f
     starts, end = raw["stage_starts"], raw["end"]
     bounds = list(zip(starts, [*starts[1:], end]))
     # (completion time, seconds, ok, error kind); a request completing after the end is dropped.
-    done = [(start + secs, secs, 200 <= status < 300 and not error, failure_kind(status, error))
-            for start, secs, status, error in raw["requests"] if start + secs <= end]
+    done = sorted((start + secs, secs, 200 <= status < 300 and not error, failure_kind(status, error))
+                  for start, secs, status, error in raw["requests"] if start + secs <= end)
     reports, all_ok = [], []
     for index, ((lo, hi), stage) in enumerate(zip(bounds, stages), start=1):
-        mine = [d for d in done if lo <= d[0] < hi or (index == len(bounds) and d[0] == hi)]
+        mine = _completed_between(done, lo, hi, end)
         ok = [secs for _, secs, good, _ in mine if good]
         errors: dict[str, int] = {}
         for _, _, good, kind in mine:
@@ -398,7 +399,7 @@ def timeseries_rows(done, bounds, stages, samples, end: float) -> list[dict]:
         hi = end if second == seconds - 1 else lo + 1
         middle = (lo + hi) / 2  # a second straddling a stage change belongs to the stage holding most of it
         stage = next((i for i, (a, b) in enumerate(bounds, start=1) if a <= middle < b), len(bounds))
-        mine = [d for d in done if lo <= d[0] < hi or (hi == end and d[0] == end)]
+        mine = _completed_between(done, lo, hi, end)
         ok = [secs for _, secs, good, _ in mine if good]
         server = _server_means(samples, lo, hi)
         rows.append({"t_s": second, "stage": stage, "users": stages[stage - 1].users,
@@ -409,9 +410,16 @@ def timeseries_rows(done, bounds, stages, samples, end: float) -> list[dict]:
     return rows
 
 
+def _completed_between(done: list[tuple], lo: float, hi: float, end: float) -> list[tuple]:
+    """The requests (sorted by completion time) that completed in [lo, hi), or [lo, end] at the end."""
+    first = bisect.bisect_left(done, (lo,))
+    last = bisect.bisect_right(done, (hi, float("inf"))) if hi >= end else bisect.bisect_left(done, (hi,))
+    return done[first:last]
+
+
 def _server_means(samples, lo: float, hi: float) -> dict:
-    """Mean CPU cores and RSS of the samples taken in [lo, hi] (a sample covers the interval
-    before it, so one taken up to half an interval after the window still counts)."""
+    """Mean CPU cores and RSS of the samples taken in (lo, hi]: each sample covers the interval
+    before it. A window shorter than the sampling interval gets the first sample after it."""
     inside = [(c, m) for t, c, m in samples if lo < t <= hi]
     if not inside and samples:
         # a window shorter than the sampling interval: use the first sample after it
