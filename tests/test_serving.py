@@ -1,0 +1,234 @@
+"""A real TorchServe from an archive of the trained run: predictions, parity, batching, bad input.
+
+One server for the module (TorchServe takes ~20 s to start here), on free 127.0.0.1 ports in
+its own tmp working directory; the fixture asserts that every process is gone afterwards.
+"""
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+import torch
+
+from foodclf.archive import archive_run
+from foodclf.serving import (DEFAULT_CONFIG, ServeError, TorchServe, parse_models, read_properties,
+                             write_properties)
+from test_handler import bad_images, good_images, in_process_probabilities  # shared image builders
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH_SIZE = 4
+
+
+def alive(pids) -> list[int]:
+    """The PIDs still running (a zombie is dead but not yet reaped by its parent)."""
+    running = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                running.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+def processes_using(path: Path) -> list[psutil.Process]:
+    """Processes whose command line mentions ``path``: a server's launcher, frontend and workers."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(str(path) in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+@pytest.fixture(scope="module")
+def store(trained_run, tmp_path_factory):
+    store = tmp_path_factory.mktemp("serve-store")
+    archive_run(trained_run.run_dir, "food", store, batch_size=BATCH_SIZE, max_batch_delay=100, workers=1)
+    return store
+
+
+@pytest.fixture(scope="module")
+def server(store, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("serve-work")
+    with TorchServe(store, models={"food": "food.mar"}, workdir=workdir) as server:
+        pids = server.process_pids()
+        server.first_worker_pids = server.worker_pids("food")
+        yield server
+    assert len(pids) >= 2 and not alive(pids)  # frontend and worker
+    assert not processes_using(workdir)
+
+
+def put(server, data: bytes, model: str = "food", **headers) -> requests.Response:
+    return requests.put(server.predictions_url(model), data=data, timeout=60,
+                        headers={"Content-Type": "application/octet-stream", **headers})
+
+
+def probabilities(answer: dict, num_classes: int) -> torch.Tensor:
+    served = torch.zeros(num_classes)
+    for p in answer["predictions"]:
+        served[p["index"]] = p["probability"]
+    return served
+
+
+def concurrently(server, bodies: list[bytes], **headers) -> list[requests.Response]:
+    """Send all bodies at the same moment, one thread each, so TorchServe can batch them."""
+    barrier = threading.Barrier(len(bodies))
+    responses = [None] * len(bodies)
+
+    def send(i):
+        barrier.wait()
+        responses[i] = put(server, bodies[i], **headers)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return responses
+
+
+def assert_workers_unchanged(server):
+    assert server.worker_pids("food") == server.first_worker_pids, "a worker restarted"
+    assert put(server, good_images()["jpeg"]).status_code == 200
+
+
+# ---- the server ----------------------------------------------------------------------------
+@pytest.mark.serve
+def test_ping_is_healthy_without_a_token(server):
+    response = requests.get(f"{server.inference_url}/ping", timeout=10)
+    assert response.status_code == 200 and response.json() == {"status": "Healthy"}
+
+
+@pytest.mark.serve
+@pytest.mark.parametrize("kind", list(good_images()))
+def test_prediction_equals_the_in_process_model(server, trained_run, kind):
+    data = good_images()[kind]
+    response = put(server, data, **{"X-TopK": str(len(trained_run.classes))})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    served = probabilities(response.json(), len(trained_run.classes))
+    torch.testing.assert_close(served, in_process_probabilities(trained_run, data), atol=1e-4, rtol=0)
+
+
+@pytest.mark.serve
+def test_default_answer_is_the_top_five(server, trained_run):
+    answer = put(server, good_images()["png"]).json()
+    assert [p["label"] for p in answer["predictions"]] == [trained_run.classes[p["index"]] for p in answer["predictions"]]
+    assert len(answer["predictions"]) == 5
+
+
+@pytest.mark.serve
+def test_concurrent_requests_are_batched_and_all_correct(server, trained_run):
+    data = good_images()["jpeg"]
+    expected = in_process_probabilities(trained_run, data)
+    batch_sizes = []
+    for _ in range(3):  # the batch forms within maxBatchDelay; on a busy machine, give it more chances
+        responses = concurrently(server, [data] * 8, **{"X-TopK": str(len(trained_run.classes))})
+        for response in responses:
+            assert response.status_code == 200
+            served = probabilities(response.json(), len(trained_run.classes))
+            torch.testing.assert_close(served, expected, atol=1e-4, rtol=0)
+        batch_sizes += [int(r.headers["X-Batch-Size"]) for r in responses]
+        if max(batch_sizes) > 1:
+            break
+    assert 1 < max(batch_sizes) <= BATCH_SIZE
+
+
+@pytest.mark.serve
+@pytest.mark.parametrize("kind", list(bad_images()))
+def test_bad_input_is_a_json_400_and_the_worker_stays_up(server, kind):
+    data, phrase = bad_images()[kind]
+    response = put(server, data, **({"Content-Type": "image/jpeg"} if kind == "text_named_jpg" else {}))
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == 400 and phrase in body["message"]
+    assert_workers_unchanged(server)
+
+
+@pytest.mark.serve
+def test_one_bad_image_in_a_batch_fails_only_its_own_request(server):
+    good, (bad, phrase) = good_images()["jpeg"], bad_images()["truncated_jpeg"]
+    for _ in range(3):
+        responses = concurrently(server, [good, bad, good, good])
+        assert [r.status_code for r in responses] == [200, 400, 200, 200]
+        assert phrase in responses[1].json()["message"]
+        if int(responses[1].headers["X-Batch-Size"]) > 1:
+            break
+    assert int(responses[1].headers["X-Batch-Size"]) > 1, "the bad image never shared a batch"
+    assert_workers_unchanged(server)
+
+
+@pytest.mark.serve
+def test_unknown_model_is_a_json_404(server):
+    response = put(server, good_images()["jpeg"], model="no_such_model")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Model not found: no_such_model"
+
+
+@pytest.mark.serve
+def test_model_api_is_off_and_metrics_are_prometheus(server):
+    put(server, good_images()["jpeg"])
+    assert requests.post(f"{server.management_url}/models?url=food.mar", timeout=10).status_code == 405
+    metrics = requests.get(f"{server.metrics_url}/metrics", timeout=10)
+    assert metrics.status_code == 200 and "ts_inference_requests_total" in metrics.text
+
+
+# ---- starting and stopping -----------------------------------------------------------------
+@pytest.mark.serve
+def test_server_is_stopped_when_the_with_body_fails(store, tmp_path):
+    """No models: the frontend alone starts in seconds."""
+    with pytest.raises(RuntimeError, match="test body failed"):
+        with TorchServe(store, workdir=tmp_path) as server:
+            pids = server.process_pids()
+            assert requests.get(f"{server.inference_url}/ping", timeout=10).status_code == 200
+            raise RuntimeError("test body failed")
+    assert pids and not alive(pids)
+    assert not processes_using(tmp_path)
+
+
+@pytest.mark.serve
+def test_a_failed_start_names_the_log_and_leaves_nothing_running(store, tmp_path):
+    with pytest.raises(ServeError, match="did not become ready") as error:
+        TorchServe(store, models={"food": "food.mar"}, workdir=tmp_path, startup_timeout=1).start()
+    assert str(tmp_path / "torchserve.out") in str(error.value)
+    assert not processes_using(tmp_path)
+
+
+def test_missing_archive_fails_before_starting(store, tmp_path):
+    with pytest.raises(ServeError, match="nope.mar: archive for model 'x' not found"):
+        TorchServe(store, models={"x": "nope.mar"}, workdir=tmp_path).start()
+
+
+def test_serve_script_prints_one_line_for_a_missing_archive(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "serve.py"), "--models", "food=food.mar",
+                             "--model-store", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "food.mar" in result.stderr
+
+
+# ---- the configuration ---------------------------------------------------------------------
+def test_config_is_loopback_only_with_safe_defaults():
+    props = read_properties(DEFAULT_CONFIG)
+    for key in ("inference_address", "management_address", "metrics_address"):
+        assert props[key].startswith("http://127.0.0.1:"), key
+    assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
+    if props.get("disable_token_authorization") == "true":
+        assert props["enable_model_api"] == "false"
+    assert props["metrics_mode"] == "prometheus"
+    assert int(props["default_workers_per_model"]) >= 1 and int(props["max_request_size"]) > 6_553_500
+
+
+def test_config_overrides_replace_keys_and_keep_the_rest(tmp_path):
+    path = write_properties(DEFAULT_CONFIG, {"inference_address": "http://127.0.0.1:1", "new_key": 5},
+                            tmp_path / "config.properties")
+    props = read_properties(path)
+    assert props["inference_address"] == "http://127.0.0.1:1" and props["new_key"] == "5"
+    assert props["max_request_size"] == read_properties(DEFAULT_CONFIG)["max_request_size"]
+
+
+def test_parse_models():
+    assert parse_models(["food=a.mar", "vgg16.mar"]) == {"food": "a.mar", "vgg16": "vgg16.mar"}
+    with pytest.raises(ServeError, match="NAME=FILE.mar"):
+        parse_models(["food"])
