@@ -191,6 +191,7 @@ def evaluate(
     throughput_runs: int = THROUGHPUT_RUNS,
 ) -> Metrics:
     """Evaluate a run directory's eager model on a split; writes RUN_DIR/metrics.json and the PNG."""
+    _check_options(batch_size, latency_runs, throughput_runs, bad_threshold, threads)  # before loading anything
     run = load_run(run_dir)
     model = run.load_model()
     return evaluate_predictor(
