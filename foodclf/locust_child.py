@@ -27,16 +27,17 @@ import time  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
 from locust import constant, task  # noqa: E402
 from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 log = logging.getLogger("foodclf.locust_child")
 
-# The stage every user is in; users read it so a stage change reaches them mid-wait.
-CURRENT = {"index": 0, "delay_s": 0.0}
+# The stage every user is in; its event is set when the stage ends, so a stage change
+# reaches users in the middle of a wait.
+CURRENT = {"index": 0, "delay_s": 0.0, "changed": Event()}
 SPAWN_RATE = 100  # users per second: a stage's users all start within a fraction of a second
-WAIT_TICK_S = 0.2  # how often a waiting user checks whether the stage changed
 
 
 def make_user_class(spec: dict, body: bytes) -> type:
@@ -65,16 +66,17 @@ def make_user_class(spec: dict, body: bytes) -> type:
 def siege_delay(rng: random.Random) -> None:
     """Sleep a random time up to the stage's delay, drawing again if the stage changes meanwhile
     (siege starts each stage afresh; a 100 s wait must not leak into a 1 s stage)."""
-    stage = CURRENT["index"]
-    until = time.monotonic() + rng.uniform(0, CURRENT["delay_s"])
     while True:
-        left = until - time.monotonic()
-        if left <= 0:
-            return
-        gevent.sleep(min(WAIT_TICK_S, left))
-        if CURRENT["index"] != stage:
-            stage = CURRENT["index"]
-            until = time.monotonic() + rng.uniform(0, CURRENT["delay_s"])
+        changed = CURRENT["changed"]
+        if not changed.wait(rng.uniform(0, CURRENT["delay_s"])):
+            return  # slept the whole delay: time to send
+
+
+def next_stage(index: int, delay_s: float) -> None:
+    """Switch every user to a new stage: waiting users wake up and draw a new delay."""
+    previous = CURRENT["changed"]
+    CURRENT.update(index=index, delay_s=delay_s, changed=Event())
+    previous.set()
 
 
 def describe_failure(response, exception) -> tuple[int, str]:
@@ -100,7 +102,7 @@ def run(spec: dict) -> dict:
     starts, at = [], t0
     try:
         for index, stage in enumerate(spec["stages"], start=1):
-            CURRENT.update(index=index, delay_s=float(stage["delay_s"]))
+            next_stage(index, float(stage["delay_s"]))
             starts.append(time.time())
             runner.start(int(stage["users"]), spawn_rate=SPAWN_RATE)
             at += float(stage["duration_s"])
