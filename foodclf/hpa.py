@@ -756,6 +756,11 @@ def simulate(capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
         raise SimulationError("the load profile has no stages")
     if settings.record_interval_s <= 0 or settings.sync_period_s <= 0 or settings.metrics_interval_s <= 0:
         raise SimulationError("record interval, sync period and metrics interval must be more than 0 s")
+    rss_bytes = max(p.rss_mb for p in capacity.points) * 2**20
+    if spec.memory_limit_bytes is not None and rss_bytes > spec.memory_limit_bytes:
+        log.warning("%s: a replica's measured RSS (%.0f MiB) exceeds the memory limit (%.0f MiB): Kubernetes "
+                    "would OOM-kill it, which the simulation does not model", spec.name, rss_bytes / 2**20,
+                    spec.memory_limit_bytes / 2**20)
     sim = _Simulation(capacity, spec, stages, settings, initial_replicas)
     sim.run()
     return SimulationResult(model=capacity.model, deployment=spec.name, manifest=spec.path,
