@@ -19,6 +19,7 @@ model-config.yaml::
     responseTimeout: 120     # s before TorchServe restarts a silent worker
     handler:
       torch_threads: 0       # torch threads per worker; 0 = usable cores // maxWorkers
+                             # ($FOODCLF_TORCH_THREADS overrides it when serving)
       min_side: 8            # smaller images are rejected (400)
       max_pixels: 40000000   # larger images are rejected as decompression bombs (400)
       backbone: baseline     # for people reading the archive: what is inside
@@ -56,7 +57,7 @@ DEFAULT_BATCH_SIZE = 8
 DEFAULT_MAX_BATCH_DELAY_MS = 10
 DEFAULT_WORKERS = 1
 DEFAULT_RESPONSE_TIMEOUT_S = 120
-DEFAULT_MIN_SIDE = 8
+DEFAULT_MIN_SIDE = 8  # smaller images carry no food to recognise (a 1x1 image is a probe, not a photo)
 
 
 class ArchiveError(FoodclfError):

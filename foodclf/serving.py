@@ -35,12 +35,26 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "serve" / "config.properties"
+# Read by handlers/food_handler.py: torch threads per worker, overriding the archive's setting.
+THREADS_ENV = "FOODCLF_TORCH_THREADS"
 # Unix domain socket paths (the workers' sockets live in the tmp dir) are limited to 107 bytes.
 MAX_SOCKET_DIR = 80
 
 
 class ServeError(FoodclfError):
     """TorchServe did not start, a model did not load, or the configuration is unusable."""
+
+
+def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (containers)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def free_port() -> int:
@@ -135,7 +149,8 @@ class TorchServe:
             on exit; a given workdir is kept so its logs can be read).
         inference_port, management_port, metrics_port: fixed ports; None picks free ones.
         workers: workers per model; None keeps the archive's minWorkers (or the config's
-            default_workers_per_model).
+            default_workers_per_model). Given, each worker also gets usable cores // workers
+            torch threads ($FOODCLF_TORCH_THREADS) unless ``env`` sets it.
         config: the base config.properties (default: the repo's serve/config.properties).
         properties: more config.properties keys to override, e.g. {"job_queue_size": 500}.
         env: extra environment variables for the frontend and its workers.
@@ -314,6 +329,8 @@ class TorchServe:
             "TMPDIR": str(self.tmp_dir), "TEMP": str(self.tmp_dir),
             "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs"),
         })
+        if self.workers is not None:  # scaled workers share the cores instead of each taking all
+            env[THREADS_ENV] = str(max(1, usable_cores() // self.workers))
         env.update(self.env)
         command = torchserve_command(config_path, self.model_store)  # models: load_models in the config
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")

@@ -25,15 +25,16 @@ from pathlib import Path
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
+from foodclf.archive import DEFAULT_MIN_SIDE
 from foodclf.data_config import DataConfig
 from foodclf.images import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
+from foodclf.serving import THREADS_ENV, usable_cores
 from foodclf.transforms import EvalPreset
 
 log = logging.getLogger(__name__)
 
 IMAGE_FIELDS = ("body", "data", "file", "image")
 DEFAULT_TOPK = 5
-DEFAULT_MIN_SIDE = 8  # smaller images carry no food to recognise (a 1x1 image is a probe, not a photo)
 TOPK_HEADER = "x-topk"
 BATCH_HEADER = "X-Batch-Size"  # how many requests the answer's inference batch held
 JSON = "application/json"
@@ -45,8 +46,7 @@ class FoodHandler(BaseHandler):
 
     def initialize(self, context):
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}
-        threads = int(settings.get("torch_threads") or 0) or usable_cores() // max_workers(context)
-        torch.set_num_threads(max(1, threads))
+        torch.set_num_threads(torch_threads(settings, context))
         super().initialize(context)  # builds FoodModel, loads model.pt (weights_only), eval mode
         model_dir = Path(context.system_properties["model_dir"])
         self.data_config = DataConfig.load(model_dir / "data_config.json")
@@ -149,16 +149,11 @@ def read_classes(path: Path, num_classes: int) -> list[str]:
     return classes
 
 
-def usable_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (containers)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
+def torch_threads(settings: dict, context) -> int:
+    """Threads for this worker: $FOODCLF_TORCH_THREADS (the deployment's choice), else the
+    archive's handler.torch_threads, else the usable cores shared by the archive's maxWorkers."""
+    threads = int(os.environ.get(THREADS_ENV) or 0) or int(settings.get("torch_threads") or 0)
+    return max(1, threads or usable_cores() // max_workers(context))
 
 
 def max_workers(context) -> int:
