@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,6 +188,8 @@ class TorchServe:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._launcher_log = None
         self._known_pids: set[int] = set()
+        self._short_tmp: Path | None = None
+        self.tmp_dir: Path | None = None
 
     # ---- addresses ---------------------------------------------------------------------
     @property
@@ -220,13 +223,13 @@ class TorchServe:
 
     def process_pids(self) -> list[int]:
         """PIDs of the frontend and all its workers: what a load test samples for CPU and RSS."""
-        if self.pid is None:
+        pid = self.pid
+        if pid is None:
             return []
-        frontend = psutil.Process(self.pid)
         try:
-            return [frontend.pid] + [p.pid for p in frontend.children(recursive=True)]
-        except psutil.Error:
-            return [frontend.pid]
+            return [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:  # it exited just now
+            return []
 
     def worker_pids(self, model: str) -> list[int]:
         """The PIDs of the model's workers, as the management API reports them."""
@@ -271,6 +274,9 @@ class TorchServe:
         if self._launcher_log is not None:
             self._launcher_log.close()
             self._launcher_log = None
+        if self._short_tmp is not None:
+            shutil.rmtree(self._short_tmp, ignore_errors=True)
+            self._short_tmp = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -296,7 +302,7 @@ class TorchServe:
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.tmp_dir = self.workdir / "tmp"
         if len(str(self.tmp_dir)) > MAX_SOCKET_DIR:  # worker sockets need a short path
-            self.tmp_dir = Path(tempfile.mkdtemp(prefix="ts-", dir="/tmp"))
+            self.tmp_dir = self._short_tmp = Path(tempfile.mkdtemp(prefix="ts-", dir="/tmp"))
         self.tmp_dir.mkdir(exist_ok=True)
 
     def _write_config(self) -> Path:
