@@ -108,7 +108,9 @@ class FoodHandler(BaseHandler):
 
     @staticmethod
     def error(context, idx: int, code: int, message: str) -> dict:
-        context.set_response_status(code, message.splitlines()[0][:200], idx)
+        # The reason phrase is an HTTP header line: one line of ASCII.
+        phrase = message.splitlines()[0][:200].encode("ascii", "replace").decode("ascii")
+        context.set_response_status(code, phrase, idx)
         context.set_response_content_type(idx, JSON)
         return {"code": code, "type": ERROR_TYPES.get(code, "Error"), "message": message}
 
@@ -137,7 +139,8 @@ def image_bytes(request: dict) -> bytes:
                 return bytes(value)
             raise ImageDecodeError(f"the '{field}' field is {type(value).__name__} data, not an image file: "
                                    "send the image's bytes (e.g. curl -T photo.jpg)")
-    raise ImageDecodeError("the request body is empty: send the image file's bytes (e.g. curl -T photo.jpg)")
+    raise ImageDecodeError("the request body is empty: send the image file's bytes (e.g. curl -T photo.jpg) "
+                           f"or a form field named {', '.join(IMAGE_FIELDS[1:])}")
 
 
 def read_classes(path: Path, num_classes: int) -> list[str]:
