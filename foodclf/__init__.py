@@ -27,7 +27,7 @@ _EXPORTS = {
     "foodclf.transforms": ("EvalPreset", "TrainPreset"),
     "foodclf.evaluation": ("Metrics", "evaluate", "evaluate_predictor", "load_metrics", "optimizing_metrics"),
     "foodclf.archive": ("archive_run",),
-    "foodclf.serving": ("TorchServe",),
+    "foodclf.serving": ("ServeError", "TorchServe"),
     "foodclf.loadtest": ("load_loadtest", "run_capacity", "run_loadtest"),
     "foodclf.hpa": ("load_simulation", "simulate"),
     "foodclf.compare": ("compare",),
