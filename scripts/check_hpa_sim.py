@@ -11,12 +11,13 @@ when an error is beyond --tolerance (default 15 %). The measured files and check
 --out (default: a temporary folder, removed).
 """
 import argparse
-import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from foodclf.archive import archive_run
 from foodclf.cli import run_cli
@@ -24,7 +25,7 @@ from foodclf.errors import FoodclfError
 from foodclf.hpa import capacity_from_loadtest, compare_with_loadtest
 from foodclf.io import atomic_write_json
 from foodclf.loadtest import run_capacity, run_loadtest
-from foodclf.profiles import Stage, make_stage, parse_duration
+from foodclf.profiles import make_stage, parse_duration
 from foodclf.sample import draw_sample
 from foodclf.serving import TorchServe
 
@@ -65,16 +66,25 @@ def main(argv=None) -> int:
         with TorchServe(store, models={name: f"{name}.mar"}, workdir=tmp / "serve") as server:
             url, pids = server.predictions_url(name), server.process_pids()
             print(f"serving {name} at {url}; measuring capacity at {levels} users ...")
-            capacity_doc = run_capacity(url, image, levels, parse_duration(args.level_duration),
-                                        out_dir=out / "capacity", server_pids=pids, seed=0, model=name)
+            with MachineLoad() as capacity_load:
+                capacity_doc = run_capacity(url, image, levels, parse_duration(args.level_duration),
+                                            out_dir=out / "capacity", server_pids=pids, seed=0, model=name)
             print(f"load-testing {len(stages)} stage(s) of {stage_duration:.0f} s ...")
-            measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids, seed=0,
-                                    model=name, profile="check")
+            with MachineLoad() as stages_load:
+                measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids, seed=0,
+                                        model=name, profile="check")
         capacity = capacity_from_loadtest(capacity_doc, str(out / "capacity" / "loadtest.json"))
         rows = compare_with_loadtest(capacity, measured)
-        atomic_write_json(out / "check.json", {"model": name, "tolerance": args.tolerance,
+        # Everything else on the machine: busy cores beyond the server's own (the load generator's
+        # share included). The two measurements are comparable only if this stays small and steady.
+        others = {"capacity": round(capacity_load.cores - (capacity_doc["server"]["cpu_cores_mean"] or 0.0), 2),
+                  "stages": round(stages_load.cores - (measured["server"]["cpu_cores_mean"] or 0.0), 2)}
+        atomic_write_json(out / "check.json", {"model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(),
+                                               "other_busy_cores": others,
                                                "capacity": capacity_doc["capacity"], "stages": rows})
         print()
+        print(f"machine: {psutil.cpu_count()} cores; busy beyond the server: {others['capacity']:.2f} cores while "
+              f"measuring capacity, {others['stages']:.2f} while load-testing (load generator included)")
         print("capacity (one replica, no delay): " + ", ".join(
             f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
         print(_table(rows))
@@ -85,6 +95,21 @@ def main(argv=None) -> int:
         if args.out:
             print(f"files in {out}")
         return 0 if ok else 1
+
+
+class MachineLoad:
+    """Mean busy CPU cores of the whole machine while the block runs."""
+
+    def __enter__(self) -> "MachineLoad":
+        self._start = (time.monotonic(), psutil.cpu_times())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        then, before = self._start
+        after = psutil.cpu_times()
+        idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+        busy = (sum(after) - sum(before)) - idle
+        self.cores = busy / max(time.monotonic() - then, 1e-9)
 
 
 def _sample_photo(path: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from foodclf.errors import SchemaError
-from foodclf.hpa import (IGNORED, MISSING, READY, UNREADY, Capacity, CapacityPoint, Cluster, ControllerState,
+from foodclf.hpa import (IGNORED, MISSING, READY, UNREADY, Cluster, ControllerState,
                          PodView, SimulationError, SimulationSettings, capacity_from_loadtest, classify_pod,
                          compare_with_loadtest, format_table, load_capacity, load_simulation, place_pod,
                          rate_limited, ready_delay_s, reconcile, replica_proposal, served_rate, simulate, stabilize,

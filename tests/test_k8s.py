@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from foodclf.errors import SchemaError
 from foodclf.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, load_deployment, parse_quantity,
