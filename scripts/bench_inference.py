@@ -21,7 +21,9 @@ import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -131,18 +133,15 @@ def bench_run(run_dir: Path, data: Path, args, accuracy: bool) -> list[dict]:
     batch = torch.stack([dataset[i % len(dataset)][0] for i in range(args.batch_size)])
     rows = []
     for name, folder in [("eager", run_dir), *((v.name.removeprefix(run.name + "-"), v) for v in variants)]:
-        predict = load_predictor(folder, threads=args.threads)
-        latency = measure_latency(predict, image, args.latency_runs)
-        throughput = measure_throughput(predict, batch, args.throughput_runs)
-        row = {"backbone": run.data_config.backbone, "size": run.data_config.image_size, "variant": name,
-               "latency_ms": latency.median, "p95_ms": latency.p95, "images_per_s": throughput.images_per_s,
-               "accuracy": None}
-        if accuracy:
-            targets, logits = predict_split(predict, dataset, batch_size=32, progress=False)
-            row["accuracy"] = (logits.argmax(1) == targets).float().mean().item()
+        # Each runtime in a fresh process: thread pools left spinning by one runtime (or by the
+        # export) must not slow the next one down, and eager must not pay for them either.
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            figures = pool.submit(measure, folder, args.threads, image, batch, args.latency_runs,
+                                  args.throughput_runs, dataset if accuracy else None).result()
+        row = {"backbone": run.data_config.backbone, "size": run.data_config.image_size, "variant": name, **figures}
         rows.append(row)
-        print(f"  {row['backbone']} {row['size']} px {name}: {latency.median:.2f} ms, "
-              f"{throughput.images_per_s:.1f} images/s", flush=True)
+        latency, throughput = row["latency_ms"], row["images_per_s"]
+        print(f"  {row['backbone']} {row['size']} px {name}: {latency:.2f} ms, {throughput:.1f} images/s", flush=True)
     eager = rows[0]
     for row in rows:
         row["latency_x"] = eager["latency_ms"] / row["latency_ms"]
@@ -150,6 +149,21 @@ def bench_run(run_dir: Path, data: Path, args, accuracy: bool) -> list[dict]:
         row["accuracy_points"] = (None if row["accuracy"] is None
                                   else 100 * (row["accuracy"] - eager["accuracy"]))
     return rows
+
+
+def measure(folder: Path, threads: int, image: torch.Tensor, batch: torch.Tensor, latency_runs: int,
+            throughput_runs: int, dataset: FoodImageDataset | None) -> dict:
+    """Latency, throughput and (given a dataset) accuracy of one model folder, in this process."""
+    torch.set_num_threads(threads)
+    predict = load_predictor(folder, threads=threads)
+    latency = measure_latency(predict, image, latency_runs)
+    throughput = measure_throughput(predict, batch, throughput_runs)
+    figures = {"latency_ms": latency.median, "p95_ms": latency.p95, "images_per_s": throughput.images_per_s,
+               "accuracy": None}
+    if dataset is not None:
+        targets, logits = predict_split(predict, dataset, batch_size=32, progress=False)
+        figures["accuracy"] = (logits.argmax(1) == targets).float().mean().item()
+    return figures
 
 
 def print_table(rows: list[dict], args) -> None:
