@@ -49,6 +49,9 @@ def main(argv=None) -> int:
                         help="a closed-loop stage USERS:DELAY to compare; repeat (default 10:1 and 4:0.2)")
     parser.add_argument("--stage-duration", default="60s", help="length of each compared stage (default 60s)")
     parser.add_argument("--workers", type=int, default=1, help="TorchServe workers (archive setting, default 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per worker (archive setting; 0: cores / workers). On a machine shared "
+                             "with other work, 1 keeps one busy core from stalling the worker's thread team")
     parser.add_argument("--tolerance", type=float, default=0.15, help="largest relative error allowed (default 0.15)")
     parser.add_argument("--out", help="keep loadtest files and check.json here")
     args = parser.parse_args(argv)
@@ -124,7 +127,7 @@ def _model_store(args, tmp: Path) -> tuple[Path, str]:
             raise FoodclfError(f"{mar}: archive not found; write one with scripts/archive.py")
         return mar.parent, mar.stem
     name = Path(args.run).name.replace("-", "_") or "model"
-    archive_run(args.run, name, tmp / "model-store", workers=args.workers)
+    archive_run(args.run, name, tmp / "model-store", workers=args.workers, threads=args.threads)
     return tmp / "model-store", name
 
 
