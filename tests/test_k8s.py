@@ -15,8 +15,6 @@ from foodclf.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, load
                                read_documents)
 from foodclf.serving import read_properties
 
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
-
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
 MANIFESTS = [K8S / "deployment_hpa.yaml", K8S / "deployment_hpa+.yaml"]
@@ -37,6 +35,7 @@ def container(path: Path) -> dict:
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_every_document_validates_against_the_kubernetes_schema(path):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")  # dev dependency: the schemas, offline
     docs = read_documents(path)
     assert sorted(d["kind"] for d in docs) == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "Service"]
     for doc in docs:
@@ -44,6 +43,7 @@ def test_every_document_validates_against_the_kubernetes_schema(path):
 
 
 def test_the_validator_rejects_a_broken_manifest():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
     deployment = objects(MANIFESTS[0])["Deployment"]
     deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["request"] = {"cpu": "1"}  # typo
     with pytest.raises(kubernetes_validate.ValidationError):
