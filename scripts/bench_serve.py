@@ -6,20 +6,20 @@
   python scripts/bench_serve.py --backbone baseline --image-size 64 --duration 3s   # a quick smoke run
 
 For each serving setting (workers, torch threads per worker, batch size, max batch delay ms):
-  raw     the same model, image and total thread count in this process: decode + EvalPreset +
-          forward on batches of the setting's batch size, images per second;
+  raw     the same model, image, processes and threads without TorchServe: as many processes
+          as workers, each with the setting's torch threads, decode + EvalPreset + forward on
+          batches of the setting's batch size at the same time; images per second, summed;
   served  TorchServe with that archive, saturated by closed-loop users with no delay
           (2 x workers x batch size of them, at least 4), transactions per second;
 then the ratio served / raw, and, at 10 users with siege's 1 s delay, the single-replica
 transaction rate and response time beside the report's 7.45 trans/s and 1.11 s.
 
-With several workers, raw still runs in one process with workers x threads torch threads.
 The model has random weights (speed does not depend on them). The load generator (locust)
 runs on the same machine and takes CPU from the server, so on a small machine the ratio is
 a lower bound; on a shared machine the figures are noisy: compare ratios, not absolutes.
 """
 import argparse
-import json
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -89,26 +89,44 @@ def make_photo(path: Path) -> Path:
     return path
 
 
-def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, seconds: float) -> float:
-    """Images per second doing the handler's work in this process: decode, preprocess, forward."""
+def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, seconds: float,
+                   processes: int = 1) -> float:
+    """Images per second doing the handler's work outside TorchServe: ``processes`` processes
+    (like the workers) of ``threads`` torch threads each decode, preprocess and classify
+    batches of the photo at the same time; their rates are summed."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each, like a TorchServe worker
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_raw_worker, args=(run_dir, photo, batch_size, threads, seconds, barrier, results))
+             for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    try:
+        rates = [results.get(timeout=seconds + 300) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+    return sum(rates)
+
+
+def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) -> None:
+    torch.set_num_threads(threads)
     run = load_run(run_dir)
     model, transform = run.load_model(), EvalPreset(run.data_config)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        def batch():
-            tensors = [transform(open_rgb(photo)) for _ in range(batch_size)]
-            with torch.inference_mode():
-                torch.softmax(model(torch.stack(tensors)), dim=1)
 
-        batch()  # warm-up
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            batch()
-            done += batch_size
-        return done / (time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
+    def batch():
+        tensors = [transform(open_rgb(photo)) for _ in range(batch_size)]
+        with torch.inference_mode():
+            torch.softmax(model(torch.stack(tensors)), dim=1)
+
+    batch()  # warm-up
+    barrier.wait()  # all processes measure at the same time, sharing the cores as workers do
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        batch()
+        done += batch_size
+    results.put(done / (time.perf_counter() - start))
 
 
 def served(run_dir: Path, photo: Path, setting, seconds: float, warmup: float, work: Path) -> dict:
@@ -140,7 +158,7 @@ def main(argv=None) -> int:
               "| 10 users: trans/s  resp s")
         for setting in grid:
             workers, threads, batch, _ = setting
-            raw = raw_throughput(run_dir, photo_bytes, batch, workers * threads, seconds)
+            raw = raw_throughput(run_dir, photo_bytes, batch, threads, seconds, processes=workers)
             s = served(run_dir, photo, setting, seconds, warmup, work)
             sat, ten = s["saturated"], s["ten_users"]
             ratio = sat["transaction_rate"] / raw if raw else 0.0
