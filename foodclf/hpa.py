@@ -139,6 +139,26 @@ def load_capacity(path: str | os.PathLike) -> Capacity:
     return capacity_from_loadtest(doc, str(path / "loadtest.json" if path.is_dir() else path))
 
 
+def mean_capacity(curves: Sequence[Capacity]) -> Capacity:
+    """The level-by-level mean of capacity curves of one model (levels common to all of them)."""
+    common = sorted(set.intersection(*({p.users for p in c.points} for c in curves)))
+    if not common:
+        raise SchemaError("the capacity curves share no user level; measure them with the same levels")
+    points = []
+    for users in common:
+        same = [next(p for p in c.points if p.users == users) for c in curves]
+        points.append(CapacityPoint(users, *(sum(getattr(p, f) for p in same) / len(same)
+                                             for f in ("transaction_rate", "cpu_cores", "rss_mb"))))
+    return Capacity(curves[0].model, " + ".join(c.source for c in curves), tuple(points))
+
+
+def capacity_drift(first: Capacity, second: Capacity) -> float:
+    """The largest relative change of transaction rate at a common level between two curves."""
+    rates = {p.users: p.transaction_rate for p in first.points}
+    changes = [abs(p.transaction_rate - rates[p.users]) / rates[p.users] for p in second.points if p.users in rates]
+    return max(changes, default=0.0)
+
+
 def served_rate(rate: float, cpu: float, cpu_limit: float | None) -> tuple[float, float]:
     """(rate, cpu) of a replica once its CPU limit throttles it: work slows in proportion."""
     if cpu_limit is None or cpu <= cpu_limit:

@@ -4,9 +4,10 @@
     python scripts/check_hpa_sim.py RUN_DIR [--stage 10:1 --stage 4:0.2] [--stage-duration 60s]
 
 Archives the run (or takes --mar), serves it with one TorchServe on 127.0.0.1, measures its
-capacity curve (users 1, 2, 4, 8 without delay), then load-tests each --stage USERS:DELAY for
-real; simulates each stage with one replica fed by the measured curve and prints measured
-against simulated transaction rate and response time with the relative errors. Exit status 1
+capacity curve (users 1, 2, 4, 8 without delay), load-tests each --stage USERS:DELAY for real,
+and measures the capacity again; simulates each stage with one replica fed by the mean of the two
+curves and prints measured against simulated transaction rate and response time with the
+relative errors, and how much the curve drifted (a busy machine makes the check meaningless). Exit status 1
 when an error is beyond --tolerance (default 15 %). The measured files and check.json go to
 --out (default: a temporary folder, removed).
 """
@@ -22,7 +23,7 @@ import psutil
 from foodclf.archive import archive_run
 from foodclf.cli import run_cli
 from foodclf.errors import FoodclfError
-from foodclf.hpa import capacity_from_loadtest, compare_with_loadtest
+from foodclf.hpa import capacity_drift, capacity_from_loadtest, compare_with_loadtest, mean_capacity
 from foodclf.io import atomic_write_json
 from foodclf.loadtest import run_capacity, run_loadtest
 from foodclf.profiles import make_stage, parse_duration
@@ -66,35 +67,45 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else tmp / "out"
         image = Path(args.image) if args.image else _sample_photo(tmp / "photo.jpg")
         store, name = _model_store(args, tmp)
+        level_s = parse_duration(args.level_duration)
         with TorchServe(store, models={name: f"{name}.mar"}, workdir=tmp / "serve") as server:
             url, pids = server.predictions_url(name), server.process_pids()
-            print(f"serving {name} at {url}; measuring capacity at {levels} users ...")
-            with MachineLoad() as capacity_load:
-                capacity_doc = run_capacity(url, image, levels, parse_duration(args.level_duration),
-                                            out_dir=out / "capacity", server_pids=pids, seed=0, model=name)
-            print(f"load-testing {len(stages)} stage(s) of {stage_duration:.0f} s ...")
-            with MachineLoad() as stages_load:
-                measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids, seed=0,
-                                        model=name, profile="check")
-        capacity = capacity_from_loadtest(capacity_doc, str(out / "capacity" / "loadtest.json"))
+            # The capacity is measured before and after the stages: their mean stands for the
+            # machine during the stages, and their difference says how steady the machine was.
+            curves, others = [], {}
+            for when in ("before", "after"):
+                if when == "after":
+                    print(f"load-testing {len(stages)} stage(s) of {stage_duration:.0f} s ...")
+                    with MachineLoad() as load:
+                        measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids,
+                                                seed=0, model=name, profile="check")
+                    others["stages"] = load.others(measured)
+                print(f"measuring capacity ({when}) at {levels} users, {level_s:.0f} s each ...")
+                with MachineLoad() as load:
+                    doc = run_capacity(url, image, levels, level_s, out_dir=out / f"capacity_{when}",
+                                       server_pids=pids, seed=0, model=name)
+                others[f"capacity_{when}"] = load.others(doc)
+                curves.append(capacity_from_loadtest(doc, str(out / f"capacity_{when}" / "loadtest.json")))
+        capacity = mean_capacity(curves)
+        drift = capacity_drift(*curves)
         rows = compare_with_loadtest(capacity, measured)
-        # Everything else on the machine: busy cores beyond the server's own (the load generator's
-        # share included). The two measurements are comparable only if this stays small and steady.
-        others = {"capacity": round(capacity_load.cores - (capacity_doc["server"]["cpu_cores_mean"] or 0.0), 2),
-                  "stages": round(stages_load.cores - (measured["server"]["cpu_cores_mean"] or 0.0), 2)}
-        atomic_write_json(out / "check.json", {"model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(),
-                                               "other_busy_cores": others,
-                                               "capacity": capacity_doc["capacity"], "stages": rows})
+        atomic_write_json(out / "check.json", {
+            "model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(), "other_busy_cores": others,
+            "capacity_drift": round(drift, 4),
+            "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
         print()
-        print(f"machine: {psutil.cpu_count()} cores; busy beyond the server: {others['capacity']:.2f} cores while "
-              f"measuring capacity, {others['stages']:.2f} while load-testing (load generator included)")
-        print("capacity (one replica, no delay): " + ", ".join(
+        print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
+        print("capacity (one replica, no delay, mean of before and after): " + ", ".join(
             f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
+        print(f"capacity drift between before and after: {drift:.1%}")
         print(_table(rows))
         worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
                     if e is not None)
         ok = worst <= args.tolerance
         print(f"\nlargest relative error {worst:.1%}: {'within' if ok else 'BEYOND'} {args.tolerance:.0%}")
+        if not ok and drift > args.tolerance:
+            print("the machine's own capacity changed by more than that during the check: rerun it on a quiet machine")
         if args.out:
             print(f"files in {out}")
         return 0 if ok else 1
@@ -113,6 +124,10 @@ class MachineLoad:
         idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
         busy = (sum(after) - sum(before)) - idle
         self.cores = busy / max(time.monotonic() - then, 1e-9)
+
+    def others(self, loadtest: dict) -> float:
+        """Busy cores beyond the server's own during a load test."""
+        return round(self.cores - (loadtest["server"]["cpu_cores_mean"] or 0.0), 2)
 
 
 def _sample_photo(path: Path) -> Path:

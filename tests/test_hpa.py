@@ -13,7 +13,8 @@ import pytest
 
 from foodclf.errors import SchemaError
 from foodclf.hpa import (IGNORED, MISSING, READY, UNREADY, Cluster, ControllerState,
-                         PodView, SimulationError, SimulationSettings, capacity_from_loadtest, classify_pod,
+                         Capacity, CapacityPoint, PodView, SimulationError, SimulationSettings, capacity_drift,
+                         capacity_from_loadtest, classify_pod, mean_capacity,
                          compare_with_loadtest, format_table, load_capacity, load_simulation, place_pod,
                          rate_limited, ready_delay_s, reconcile, replica_proposal, served_rate, simulate, stabilize,
                          utilization_percent, write_simulation)
@@ -224,6 +225,17 @@ def test_capacity_needs_the_curve_and_the_servers_cpu(tmp_path):
         capacity_from_loadtest({**doc, "capacity": rows}, "x.json")
 
 
+def test_mean_capacity_and_drift():
+    a = Capacity("m", "a", (CapacityPoint(1, 10.0, 1.0, 900.0), CapacityPoint(2, 16.0, 1.6, 910.0)))
+    b = Capacity("m", "b", (CapacityPoint(1, 8.0, 0.8, 1000.0), CapacityPoint(2, 16.0, 1.8, 930.0),
+                            CapacityPoint(4, 20.0, 2.0, 950.0)))
+    mean = mean_capacity([a, b])
+    assert [p.users for p in mean.points] == [1, 2]  # only the common levels
+    assert [(p.transaction_rate, p.cpu_cores, p.rss_mb) for p in mean.points] == [
+        pytest.approx((9.0, 0.9, 950.0)), pytest.approx((16.0, 1.7, 920.0))]
+    assert capacity_drift(a, b) == pytest.approx(0.2)
+
+
 def test_one_replica_without_delay_reproduces_the_capacity_curve(capacity):
     for users in (1, 4, 8):
         result = simulate(capacity, fixed_replicas(1), [Stage(120.0, users, 0.0)])
@@ -373,5 +385,6 @@ def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, c
     assert (row["users"], row["delay_s"]) == (2, 0.1)
     assert row["measured_transaction_rate"] > 0 and row["simulated_transaction_rate"] > 0
     assert math.isfinite(row["transaction_rate_error"]) and math.isfinite(row["response_time_error"])
-    assert (tmp_path / "capacity" / "loadtest.json").is_file() and (tmp_path / "measured" / "loadtest.json").is_file()
+    assert all((tmp_path / d / "loadtest.json").is_file() for d in ("capacity_before", "measured", "capacity_after"))
+    assert check["capacity_drift"] >= 0
     assert "largest relative error" in capsys.readouterr().out
