@@ -24,6 +24,11 @@ model-config.yaml::
       max_pixels: 40000000   # larger images are rejected as decompression bombs (400)
       backbone: baseline     # for people reading the archive: what is inside
       run_dir: /abs/run
+      variant: eager         # or the exported variant's format (below)
+
+An exported variant folder (foodclf.export, RUN_DIR/variants/<run>-<format>/) is archived the
+same way: its model file(s) (model.onnx, model.int8.onnx, model.xml + model.bin, ...) take the
+place of model.pt and food_model.py, and the handler runs them through foodclf.predictors.
 """
 from __future__ import annotations
 
@@ -34,14 +39,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
 from foodclf.errors import FoodclfError
 from foodclf.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
-from foodclf.runs import DATA_CONFIG_FILE, load_run
+from foodclf.data_config import DataConfig
+from foodclf.io import read_json
+from foodclf.predictors import EAGER, find_model, load_predictor, model_files
+from foodclf.runs import CLASSES_FILE, DATA_CONFIG_FILE, load_run
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +92,7 @@ def archive_run(
     replaced only by a complete new one).
     """
     check_options(name, batch_size, max_batch_delay, workers, threads, response_timeout)
-    run = load_run(run_dir)  # RunDirError naming the missing files
-    run.load_model()  # RunDirError if model.pt does not fit the architecture
+    run = load_archivable(run_dir)  # a run (model.pt checked) or an exported variant (loaded once)
     handlers_dir = Path(handlers_dir)
     for file in (HANDLER_FILE, MODEL_FILE):
         if not (handlers_dir / file).is_file():
@@ -102,14 +111,53 @@ def archive_run(
             "batchSize": batch_size, "maxBatchDelay": max_batch_delay,
             "responseTimeout": response_timeout,
             "handler": {"torch_threads": threads, "min_side": DEFAULT_MIN_SIDE, "max_pixels": DEFAULT_MAX_PIXELS,
-                        "backbone": run.data_config.backbone, "run_dir": str(run.run_dir.resolve())},
+                        "backbone": run.data_config.backbone, "run_dir": str(run.run_dir.resolve()),
+                        "variant": run.variant},
         }
         (files / MODEL_CONFIG_FILE).write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
-        run_archiver(name, run.model_path, handlers_dir, files, staging)
+        run_archiver(name, run.model_path, handlers_dir, files, staging, model_file=run.variant == EAGER,
+                     extra_files=run.extra_files)
         os.replace(staging / f"{name}.mar", target)
     log.info("archived %s as %s (batch %d, delay %d ms, %d workers)", run.run_dir, target,
              batch_size, max_batch_delay, workers)
     return target
+
+
+@dataclass
+class Archivable:
+    """What an archive is made of: a run directory's model.pt, or an exported variant's model files."""
+
+    run_dir: Path
+    data_config: DataConfig
+    classes: list[str]
+    model_path: Path                 # the serialized file: model.pt, model.onnx, model.xml, ...
+    variant: str = EAGER
+    extra_files: list[Path] = field(default_factory=list)
+
+
+def load_archivable(run_dir: str | os.PathLike) -> Archivable:
+    """A run directory, or a variant folder written by foodclf.export (laid out like a run, with its
+    own model file). The model is loaded once here, so a bad one fails now, not in a worker."""
+    run_dir = Path(run_dir)
+    variant = variant_model(run_dir)
+    if variant is None:
+        run = load_run(run_dir)  # RunDirError naming the missing files
+        run.load_model()  # RunDirError if model.pt does not fit the architecture
+        return Archivable(run.run_dir, run.data_config, run.classes, run.model_path)
+    name, model_path = variant
+    data_config = DataConfig.load(run_dir / DATA_CONFIG_FILE)
+    classes = read_json(run_dir / CLASSES_FILE)
+    load_predictor(run_dir, threads=1)  # RunDirError if the runtime cannot load it
+    return Archivable(run_dir, data_config, classes, model_path, name, model_files(model_path)[1:])
+
+
+def variant_model(run_dir: Path) -> tuple[str, Path] | None:
+    """(variant, model file) of an exported variant folder; None for a run directory (or no model)."""
+    try:
+        variant, model_path = find_model(run_dir)
+    except FoodclfError:
+        return None  # load_run says what is missing, in a run directory's words
+    return None if variant == EAGER else (variant, model_path)
 
 
 def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int, threads: int,
@@ -124,19 +172,23 @@ def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int
             raise ArchiveError(f"{option} must be at least {low}, got {value}")
 
 
-def run_archiver(name: str, model_path: Path, handlers_dir: Path, files: Path, staging: Path) -> None:
+def run_archiver(name: str, model_path: Path, handlers_dir: Path, files: Path, staging: Path,
+                 model_file: bool = True, extra_files: Sequence[Path] = ()) -> None:
     """torch-model-archiver, in a subprocess whose temp dir is ``staging``.
 
     The archiver copies the artifacts to TEMP/NAME before zipping and deletes that folder:
     two archives of the same name at once (tests, a second shell) must not share it.
+    An exported variant needs no model file (``model_file=False``); ``extra_files`` are its other
+    model files (OpenVINO's .bin).
     """
     command = [
         sys.executable, "-m", "model_archiver.model_packaging",
         "--model-name", name, "--version", "1.0",
-        "--model-file", str(handlers_dir / MODEL_FILE),
+        *(["--model-file", str(handlers_dir / MODEL_FILE)] if model_file else []),
         "--serialized-file", str(model_path),
         "--handler", str(handlers_dir / HANDLER_FILE),
-        "--extra-files", ",".join(str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE)),
+        "--extra-files", ",".join([str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE)]
+                                  + [str(f) for f in extra_files]),
         "--config-file", str(files / MODEL_CONFIG_FILE),
         "--export-path", str(staging),
     ]

@@ -13,8 +13,12 @@ truncated, too small, too many pixels, bad topk) answers 400 with
 the batch succeed and the worker stays up.
 
 Preprocessing is the run's evaluation transform, built from the archived data_config.json
-(foodclf.transforms.EvalPreset), and images are decoded by foodclf.images.open_rgb: exactly
-what evaluation does in process. Handler settings come from the ``handler:`` section of the
+(foodclf.transforms.EvalPreset), and images are decoded by foodclf.images.open_rgb: what
+evaluation does in process, except that a JPEG at least twice the model's size is decoded in
+draft mode (scaled down by libjpeg, never below the model's size; docs/export.md gives the
+tolerance). The model is the archive's model.pt (eager PyTorch) or an exported variant's model
+file (model.onnx, model.int8.onnx, model.xml, ...: foodclf.predictors picks the runtime, on the
+same threads). Handler settings come from the ``handler:`` section of the
 archive's model-config.yaml (see foodclf.archive): torch_threads, min_side, max_pixels.
 """
 import json
@@ -28,6 +32,7 @@ from ts.torch_handler.base_handler import BaseHandler
 from foodclf.archive import DEFAULT_MIN_SIDE
 from foodclf.data_config import DataConfig
 from foodclf.images import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
+from foodclf.predictors import EAGER, find_model, load_predictor
 from foodclf.serving import THREADS_ENV, usable_cores
 from foodclf.transforms import EvalPreset
 
@@ -47,15 +52,21 @@ class FoodHandler(BaseHandler):
     def initialize(self, context):
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}
         torch.set_num_threads(torch_threads(settings, context))
-        super().initialize(context)  # builds FoodModel, loads model.pt (weights_only), eval mode
         model_dir = Path(context.system_properties["model_dir"])
+        self.variant, _ = find_model(model_dir)
+        if self.variant == EAGER:
+            super().initialize(context)  # builds FoodModel, loads model.pt (weights_only), eval mode
+        else:  # an exported variant (foodclf.export): its own runtime, on the same threads
+            self.manifest, self.device = context.manifest, torch.device("cpu")
+            self.model = load_predictor(model_dir, threads=torch.get_num_threads())
+            self.initialized = True
         self.data_config = DataConfig.load(model_dir / "data_config.json")
         self.transform = EvalPreset(self.data_config)
         self.classes = read_classes(model_dir / "index_to_name.json", self.data_config.num_classes)
         self.min_side = int(settings.get("min_side", DEFAULT_MIN_SIDE))
         self.max_pixels = int(settings.get("max_pixels", DEFAULT_MAX_PIXELS))
-        log.info("foodclf handler: %s, %d classes, %d px, %d torch threads", self.data_config.backbone,
-                 len(self.classes), self.data_config.image_size, torch.get_num_threads())
+        log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads", self.data_config.backbone,
+                 self.variant, len(self.classes), self.data_config.image_size, torch.get_num_threads())
 
     def handle(self, data, context):
         """One answer per request; a bad request gets its own 400 and never fails the batch."""
@@ -82,7 +93,11 @@ class FoodHandler(BaseHandler):
         return answers
 
     def preprocess_one(self, request: dict) -> torch.Tensor:
-        image = open_rgb(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side)
+        # Draft mode: a large JPEG is decoded at 1/2, 1/4 or 1/8 scale, never below the model's size
+        # (docs/export.md gives the tolerance against decoding in full).
+        size = self.data_config.image_size
+        image = open_rgb(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side,
+                         draft_size=(size, size))
         return self.transform(image)
 
     def parse_topk(self, value) -> int:
