@@ -31,6 +31,10 @@ _EXPORTS = {
     "foodclf.loadtest": ("load_loadtest", "run_capacity", "run_loadtest"),
     "foodclf.hpa": ("load_simulation", "simulate"),
     "foodclf.compare": ("compare",),
+    "foodclf.export": ("ExportError", "FORMATS", "export_variants"),
+    "foodclf.predictors": ("load_predictor",),
+    "foodclf.profiles": ("CHALLENGE_PROFILE", "Stage"),
+    "foodclf.manifests": ("load_deployment",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -7,8 +7,9 @@
     make demo DATA=/data/food11
 
 Everything lands under --out (default runs/demo): data/, one run directory per model (with
-metrics.json, loadtest.json, capacity/, simulations/), report/ (report.html) and the TorchServe
-logs; the .mar archives go to --model-store (default model-store/). A finished stage is reused
+metrics.json, loadtest.json, capacity/, simulations/, and variants/<model>-<format>/ laid out the
+same way), report/ (report.html) and the TorchServe logs; the .mar archives go to --model-store
+(default model-store/). Every model and every optimised variant is a candidate in the report. A finished stage is reused
 when the demo runs again (delete --out to start over); the server it starts is always stopped.
 """
 import argparse
@@ -23,6 +24,7 @@ from foodclf.cli import run_cli
 from foodclf.compare import compare
 from foodclf.datasets import list_split
 from foodclf.evaluation import evaluate, format_summary as metrics_summary
+from foodclf.export import export_variants
 from foodclf.hpa import SimulationSettings, format_table, load_capacity, simulate, write_simulation
 from foodclf.loadtest import format_summary as loadtest_summary, run_capacity, run_loadtest
 from foodclf.manifests import load_deployment
@@ -43,6 +45,9 @@ SAMPLE_SETTINGS = {
         "mobilenet_v2": dict(weights="none", image_size=64, epochs=8, batch_size=32),
         "vgg16": dict(weights="none", image_size=32, epochs=6, batch_size=32, lr=1e-4),
     },
+    "variants": ("int8",),             # optimised variants exported next to each model (foodclf.export)
+    "workers": 1,                      # TorchServe workers per model: six models share two cores here
+    "threads": 1,                      # torch threads per worker (two stall when another process holds a core)
     "request_size": 512,               # the load-test photo's side, in pixels
     "loadtest": dict(users=10, delay_s=0.0, duration_s=8.0),
     "capacity": dict(levels=(1, 2, 4, 8), duration_s=4.0),
@@ -51,6 +56,9 @@ SAMPLE_SETTINGS = {
 # Real data: the report's recipe (ImageNet weights, 224 px, 200 + 50 epochs), siege-like tests.
 FULL_SETTINGS = {
     "train": {name: dict(weights="imagenet") for name in BACKBONES},
+    "variants": ("int8", "openvino-int8"),
+    "workers": 2,
+    "threads": 0,                      # usable cores / workers
     "request_size": 1280,
     "loadtest": dict(users=10, delay_s=0.0, duration_s=30.0),
     "capacity": dict(levels=(1, 2, 4, 8, 16), duration_s=20.0),
@@ -139,7 +147,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = FULL_SETTINGS if args.data and not args.quick else SAMPLE_SETTINGS
-    progress = Progress(1 + 3 * len(args.backbones) + 3)
+    progress = Progress(1 + 3 * len(args.backbones) + 4)
 
     progress("dataset")
     if args.data:
@@ -156,15 +164,23 @@ def main(argv=None) -> int:
         progress(f"evaluating {run_dir.name}")
         metrics = evaluate(run_dir, data, latency_runs=20, progress=True)
         print(metrics_summary(metrics))
+    candidates = list(run_dirs)
     for run_dir in run_dirs:
-        progress(f"archiving {run_dir.name}")
-        print(archive_run(run_dir, run_dir.name, args.model_store))
+        progress(f"exporting {run_dir.name} as {', '.join(settings['variants'])} (evaluated like the model)")
+        variants = export_variants(run_dir, settings["variants"], data, latency_runs=20)
+        for variant in variants:
+            print(f"{variant.name}: {variant}")
+        candidates += variants
+    progress(f"archiving {len(candidates)} candidates into {args.model_store}")
+    for candidate in candidates:
+        print(archive_run(candidate, candidate.name, args.model_store, workers=settings["workers"],
+                          threads=settings["threads"]))
     image = request_image(data, out, settings["request_size"])
-    serve_and_load_test(args, run_dirs, image, settings, progress)
-    simulate_all(run_dirs, settings["time_scale"], progress)
+    serve_and_load_test(args, candidates, image, settings, progress)
+    simulate_all(candidates, settings["time_scale"], progress)
 
     progress("comparing")
-    report = compare(run_dirs, out / "report")
+    report = compare(candidates, out / "report")
     print(f"\nreport: {report.resolve()}")
     return 0
 

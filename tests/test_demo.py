@@ -25,7 +25,10 @@ def test_demo_runs_every_stage_and_stops_its_server(tmp_path):
                      "simulations/deployment_hpa.json", "simulations/deployment_hpa+.json"):
             assert (run / path).is_file(), f"{name}/{path}"
         assert (tmp_path / "model-store" / f"{name}.mar").is_file()
+        variant = run / "variants" / f"{name}-int8"
+        for path in ("metrics.json", "loadtest.json", "simulations/deployment_hpa.json"):
+            assert (variant / path).is_file(), f"{variant.name}/{path}"
     html = (out / "report" / "report.html").read_text()
-    assert all(name in html for name in ("baseline", "mobilenet_v2", "vgg16", "deployment_hpa+"))
+    assert all(name in html for name in ("baseline", "mobilenet_v2", "vgg16", "vgg16-int8", "deployment_hpa+"))
     serving = [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])]
     assert not serving, "the demo left TorchServe running"
