@@ -1,6 +1,9 @@
 """Shared fixtures: a small sample dataset and a tiny trained run, made once per session."""
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from foodclf import TrainConfig, make_sample, train
@@ -21,3 +24,17 @@ def trained_run(sample_data, tmp_path_factory):
     config = TrainConfig(data=str(sample_data), out=str(out), backbone="baseline", weights="none",
                          epochs=6, image_size=32, batch_size=16, workers=0, progress=False)
     return train(config)
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture
+def load_script():
+    """``load_script("evaluate")`` imports scripts/evaluate.py as a module, to call its main()."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

@@ -1,7 +1,6 @@
 """The comparison stage on hand-written stage files carrying the report's own figures."""
 import base64
 import csv
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -271,10 +270,8 @@ def test_single_candidate_and_empty_directory(tmp_path):
         compare([tmp_path / "empty"], out)
 
 
-def test_script_prints_one_line_on_bad_input(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("compare_script", Path(__file__).parents[1] / "scripts/compare.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_script_prints_one_line_on_bad_input(tmp_path, capsys, load_script):
+    script = load_script("compare")
     from foodclf.cli import run_cli
     assert run_cli(script.main, [str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
     assert "candidate directory not found" in capsys.readouterr().err

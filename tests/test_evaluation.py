@@ -2,7 +2,6 @@
 the clear errors (with no metrics.json left behind) on bad input."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -30,14 +29,6 @@ PREDICTED = [0, 0, 1, 1, 3, 2, 2, 2]
 PROBABILITIES = torch.full((8, 5), 0.1).scatter_(1, torch.tensor(PREDICTED)[:, None], 0.6)
 # 6 right (p = 0.6 for the true class), 2 wrong (p = 0.1).
 EXPECTED_LOSS = -(6 * math.log(0.6) + 2 * math.log(0.1)) / 8
-
-
-def load_script(name: str):
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def copy_run(run, dest: Path) -> Path:
@@ -317,7 +308,7 @@ def test_failure_half_way_leaves_the_previous_metrics_untouched(trained_run, sam
     assert not (run.run_dir / CONFUSION_MATRIX_FILE).exists()
 
 
-def test_script_prints_one_line_on_bad_input(trained_run, tmp_path, capsys):
+def test_script_prints_one_line_on_bad_input(trained_run, tmp_path, capsys, load_script):
     script = load_script("evaluate")
     from foodclf.cli import run_cli
     code = run_cli(script.main, [str(tmp_path / "nowhere"), "--data", str(tmp_path)])
@@ -326,7 +317,7 @@ def test_script_prints_one_line_on_bad_input(trained_run, tmp_path, capsys):
     assert err.startswith("error: ") and "run directory not found" in err and err.count("\n") == 1
 
 
-def test_script_rejects_bad_options(trained_run, sample_data, tmp_path, capsys):
+def test_script_rejects_bad_options(trained_run, sample_data, tmp_path, capsys, load_script):
     script = load_script("evaluate")
     from foodclf.cli import run_cli
     run_dir = copy_run(trained_run, tmp_path / "run")

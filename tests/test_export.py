@@ -4,7 +4,6 @@ for the comparison, a variant that cannot be built is reported (never skipped), 
 serves through one real TorchServe with the eager archive's answers."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -34,14 +33,6 @@ def copy_run(run, dest: Path) -> Path:
     for name in REQUIRED_FILES:
         shutil.copy(run.run_dir / name, dest / name)
     return dest
-
-
-def load_script(name: str):
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +121,7 @@ def test_bad_formats_fail_before_anything_is_written(trained_run, sample_data, t
     assert not (run_dir / "variants").exists()
 
 
-def test_script_prints_one_line_for_a_missing_run(tmp_path, capsys):
+def test_script_prints_one_line_for_a_missing_run(tmp_path, capsys, load_script):
     from foodclf.cli import run_cli
 
     script = load_script("export")

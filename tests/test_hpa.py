@@ -351,11 +351,8 @@ def test_compare_with_loadtest_gives_relative_errors(capacity):
     assert row["response_time_error"] == pytest.approx((row["simulated_response_time_s"] - 0.6) / 0.6, abs=1e-4)
 
 
-def test_simulate_hpa_script(capacity_file, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("simulate_hpa", REPO / "scripts" / "simulate_hpa.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_simulate_hpa_script(capacity_file, capsys, load_script):
+    script = load_script("simulate_hpa")
     assert script.main(["--capacity", str(capacity_file), "--profile", "challenge", "--time-scale", "0.05",
                         "--no-plot"]) == 0
     out = capsys.readouterr().out
@@ -368,15 +365,12 @@ def test_simulate_hpa_script(capacity_file, capsys):
 
 @pytest.mark.slow
 @pytest.mark.serve
-def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, capsys):
+def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, capsys, load_script):
     """The reality check end to end, briefly: real TorchServe, real locust, then the simulation.
     Only that it measures and compares is asserted; the 15 % figure needs a quiet machine and
     minutes of load (docs/kubernetes.md)."""
     pytest.importorskip("foodclf.serving")
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("check_hpa_sim", REPO / "scripts" / "check_hpa_sim.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("check_hpa_sim")
     code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
                         "--stage-duration", "4s", "--out", str(tmp_path)])
     assert code in (0, 1)
