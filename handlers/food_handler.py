@@ -33,7 +33,7 @@ from foodclf.archive import DEFAULT_MIN_SIDE
 from foodclf.data_config import DataConfig
 from foodclf.images import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
 from foodclf.predictors import EAGER, find_model, load_predictor
-from foodclf.serving import THREADS_ENV, usable_cores
+from foodclf.serving import MALLOC_ENV, THREADS_ENV, usable_cores
 from foodclf.transforms import EvalPreset
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class FoodHandler(BaseHandler):
     """Loads FoodModel (handlers/food_model.py) with model.pt; classifies a batch of images."""
 
     def initialize(self, context):
+        quiet_per_request_log()
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}
         torch.set_num_threads(torch_threads(settings, context))
         model_dir = Path(context.system_properties["model_dir"])
@@ -65,8 +66,11 @@ class FoodHandler(BaseHandler):
         self.classes = read_classes(model_dir / "index_to_name.json", self.data_config.num_classes)
         self.min_side = int(settings.get("min_side", DEFAULT_MIN_SIDE))
         self.max_pixels = int(settings.get("max_pixels", DEFAULT_MAX_PIXELS))
-        log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads", self.data_config.backbone,
-                 self.variant, len(self.classes), self.data_config.image_size, torch.get_num_threads())
+        # The allocator setting as this worker sees it (docs/serve.md): /proc/PID/environ cannot
+        # tell, because glibc 2.36 cuts GLIBC_TUNABLES short there while it reads it.
+        log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads, GLIBC_TUNABLES=%s",
+                 self.data_config.backbone, self.variant, len(self.classes), self.data_config.image_size,
+                 torch.get_num_threads(), os.environ.get(MALLOC_ENV, "(unset)"))
 
     def handle(self, data, context):
         """One answer per request; a bad request gets its own 400 and never fails the batch."""
@@ -128,6 +132,19 @@ class FoodHandler(BaseHandler):
         context.set_response_status(code, phrase, idx)
         context.set_response_content_type(idx, JSON)
         return {"code": code, "type": ERROR_TYPES.get(code, "Error"), "message": message}
+
+
+def quiet_per_request_log() -> None:
+    """Drop the line TorchServe's worker logs for every request ("Backend received inference at:
+    ..."): the frontend would read, parse and filter it (serve/log4j2.xml) for nothing."""
+    root = logging.getLogger()  # the worker logs it with logging.info, i.e. on the root logger
+    if _not_per_request not in root.filters:
+        root.addFilter(_not_per_request)
+
+
+def _not_per_request(record: logging.LogRecord) -> bool:
+    # A function, not a logging.Filter class: TorchServe wants exactly one class in a handler module.
+    return not str(record.msg).startswith("Backend received inference at")
 
 
 def request_topk(request: dict, context, idx: int):

@@ -13,7 +13,7 @@ import pytest
 from foodclf.errors import SchemaError
 from foodclf.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, load_deployment, parse_quantity,
                                read_documents)
-from foodclf.serving import read_properties
+from foodclf.serving import DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, read_properties
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
@@ -153,6 +153,15 @@ def test_the_dockerfile_uses_that_config_and_a_model_store_archive():
     assert f"{model_store}/" in text
     ignore = (K8S / "Dockerfile.dockerignore").read_text().split()
     assert "*" in ignore and "!model-store/*.mar" in ignore and "!k8s/config.properties" in ignore
+
+
+def test_the_image_serves_with_the_allocator_setting_and_log_config_of_foodclf_serving():
+    text = (K8S / "Dockerfile").read_text()
+    assert f"ENV {MALLOC_ENV}={MALLOC_TUNABLES}\n" in text
+    assert "COPY --chown=model-server:model-server serve/log4j2.xml /home/model-server/log4j2.xml" in text
+    assert '"--log-config", "/home/model-server/log4j2.xml"' in text
+    assert "!serve/log4j2.xml" in (K8S / "Dockerfile.dockerignore").read_text().split()
+    assert DEFAULT_LOG_CONFIG.relative_to(REPO).as_posix() == "serve/log4j2.xml"
 
 
 # ---- foodclf.manifests on hand-written files ------------------------------------------------

@@ -6,6 +6,7 @@ its own tmp working directory; the fixture asserts that every process is gone af
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import psutil
@@ -14,7 +15,8 @@ import requests
 import torch
 
 from foodclf.archive import archive_run
-from foodclf.serving import (DEFAULT_CONFIG, ServeError, TorchServe, parse_models, read_properties,
+from foodclf.serving import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
+                             TorchServe, parse_models, read_properties, serving_env, torchserve_command,
                              write_properties)
 from test_handler import bad_images, good_images, in_process_probabilities  # shared image builders
 
@@ -161,6 +163,34 @@ def test_one_bad_image_in_a_batch_fails_only_its_own_request(server):
     assert_workers_unchanged(server)
 
 
+# What TorchServe logs for every request or batch with its own log4j2.xml.
+PER_REQUEST_LINES = ("Flushing req.cmd", "Looping backend response", "Backend response time",
+                     "Backend received inference", "Sending response for jobId")
+
+
+@pytest.mark.serve
+def test_the_access_log_has_every_request_and_the_other_logs_none(server):
+    logs = server.workdir / "logs"
+    before = (logs / "access_log.log").read_text().count("/predictions/food")
+    for _ in range(3):
+        assert put(server, good_images()["jpeg"]).status_code == 200
+    assert (logs / "access_log.log").read_text().count("/predictions/food") == before + 3
+    for path in (logs / "ts_log.log", logs / "model_log.log", server.workdir / "torchserve.out"):
+        text = path.read_text()
+        assert not [line for line in PER_REQUEST_LINES if line in text], path
+    # Lifecycle messages stay, once each: model and workers in ts_log, the workers' own lines in model_log.
+    ts_log = (logs / "ts_log.log").read_text()
+    assert ts_log.count("Inference API bind to") == 1 and "Torch worker started." in (logs / "model_log.log").read_text()
+
+
+@pytest.mark.serve
+def test_workers_run_with_the_allocator_setting(server):
+    # The handler logs the value it sees; psutil's environ() cannot tell (glibc cuts it short there).
+    expected = serving_env()[MALLOC_ENV]  # foodclf's, unless the test's environment sets one
+    model_log = (server.workdir / "logs" / "model_log.log").read_text()
+    assert model_log.count(f"GLIBC_TUNABLES={expected}\n") == len(server.worker_pids("food"))
+
+
 @pytest.mark.serve
 def test_unknown_model_is_a_json_404(server):
     response = put(server, good_images()["jpeg"], model="no_such_model")
@@ -226,6 +256,21 @@ def test_config_overrides_replace_keys_and_keep_the_rest(tmp_path):
     props = read_properties(path)
     assert props["inference_address"] == "http://127.0.0.1:1" and props["new_key"] == "5"
     assert props["max_request_size"] == read_properties(DEFAULT_CONFIG)["max_request_size"]
+
+
+def test_serving_env_adds_the_allocator_setting_but_keeps_the_users():
+    assert serving_env({"PATH": "/bin"}) == {"PATH": "/bin", MALLOC_ENV: MALLOC_TUNABLES}
+    assert serving_env({MALLOC_ENV: ""})[MALLOC_ENV] == ""  # empty: glibc's defaults, as the user asked
+    assert MALLOC_TUNABLES.startswith("glibc.malloc.mmap_threshold=")
+
+
+def test_the_command_uses_foodclfs_log_config_unless_told_otherwise():
+    command = torchserve_command("c.properties", "store")
+    assert command[command.index("--log-config") + 1] == str(DEFAULT_LOG_CONFIG)
+    assert "--log-config" not in torchserve_command("c.properties", "store", log_config=None)
+    # A broken file would make log4j fall back to its own default, which prints only errors.
+    loggers = {e.get("name"): e.get("level") for e in ET.parse(DEFAULT_LOG_CONFIG).getroot().iter("Logger")}
+    assert loggers["ACCESS_LOG"] == "info" and loggers["org.pytorch.serve"] == "info"
 
 
 def test_parse_models():
