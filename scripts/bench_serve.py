@@ -5,26 +5,36 @@
   python scripts/bench_serve.py --grid 1,2,8,20 --duration 20s     # one setting, longer
   python scripts/bench_serve.py --backbone baseline --image-size 64 --duration 3s   # a quick smoke run
 
-For each serving setting (workers, torch threads per worker, batch size, max batch delay ms):
+For each serving setting (workers, torch threads per worker, batch size, max batch delay ms),
+TorchServe starts with that archive, is warmed up (the Java frontend needs half a minute of load
+before its JIT settles), and then, --rounds times, one after the other:
   raw     the same model, image, processes and threads without TorchServe: as many processes
           as workers, each with the setting's torch threads, decode + EvalPreset + forward on
           batches of the setting's batch size at the same time; images per second, summed;
-  served  TorchServe with that archive, saturated by closed-loop users with no delay
-          (2 x workers x batch size of them, at least 4), transactions per second;
-then the ratio served / raw, and, at 10 users with siege's 1 s delay, the single-replica
-transaction rate and response time beside the report's 7.45 trans/s and 1.11 s.
+  served  the server saturated by closed-loop users with no delay (2 x workers x batch size of
+          them, at least 4), transactions per second counted after a 1 s ramp;
+The medians of the rounds give the ratio served / raw. Last, at 10 users with siege's 1 s delay:
+the single-replica transaction rate and response time beside the report's 7.45 trans/s and 1.11 s.
 
-The model has random weights (speed does not depend on them). The load generator (locust)
-runs on the same machine and takes CPU from the server, so on a small machine the ratio is
-a lower bound; on a shared machine the figures are noisy: compare ratios, not absolutes.
+Where the difference goes, in CPU milliseconds per image: raw's processes; TorchServe's
+workers and its frontend; the load generator (locust, its start-up included), which shares the
+machine with the server here but runs elsewhere in a real deployment. "ratio w/o client" divides served by raw scaled to
+the cores the load generator leaves: raw x min(1, (cores - client cores) / min(cores, workers x threads)).
+
+Both sides run with the same allocator setting as TorchServe's workers (foodclf.serving.MALLOC_TUNABLES;
+--malloc default measures glibc's own). The model has random weights (speed does not depend on
+them). On a shared machine the figures are noisy: compare ratios, not absolutes.
 """
 import argparse
 import multiprocessing
+import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import torch
 
 from foodclf.archive import archive_run
@@ -36,10 +46,13 @@ from foodclf.loadtest import run_loadtest
 from foodclf.models import create_model, default_data_config
 from foodclf.profiles import Stage, parse_duration
 from foodclf.runs import load_run, write_run_files
-from foodclf.serving import TorchServe
+from foodclf.serving import MALLOC_ENV, MALLOC_TUNABLES, TorchServe
 from foodclf.transforms import EvalPreset
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
+# Each saturated measurement starts with this long uncounted: the users start and the first
+# batches fill, which raw's steady loop never pays. Completions are counted from then on.
+RAMP_S = 1.0
 
 
 def default_grid() -> str:
@@ -58,7 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--grid", default=default_grid(),
                    help="settings 'workers,threads,batch,delay_ms;...' (default: %(default)s)")
     p.add_argument("--duration", default="10s", help="length of each measurement (raw, saturated, 10 users)")
-    p.add_argument("--warmup", default="3s", help="served warm-up before measuring")
+    p.add_argument("--rounds", type=int, default=3, help="raw and saturated measurements per setting (medians)")
+    p.add_argument("--warmup", default="30s", help="saturated load before measuring (JIT, caches)")
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
+                   help="tuned: foodclf's allocator setting on both sides (what serving uses); "
+                        "default: glibc's own")
     p.add_argument("--out", help="write the figures to this JSON file")
     return p.parse_args(argv)
 
@@ -90,10 +107,10 @@ def make_photo(path: Path) -> Path:
 
 
 def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, seconds: float,
-                   processes: int = 1) -> float:
-    """Images per second doing the handler's work outside TorchServe: ``processes`` processes
-    (like the workers) of ``threads`` torch threads each decode, preprocess and classify
-    batches of the photo at the same time; their rates are summed."""
+                   processes: int = 1) -> tuple[float, float]:
+    """(images per second, CPU ms per image) doing the handler's work outside TorchServe:
+    ``processes`` processes (like the workers) of ``threads`` torch threads each decode,
+    preprocess and classify batches of the photo at the same time; their rates are summed."""
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each, like a TorchServe worker
     barrier, results = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_raw_worker, args=(run_dir, photo, batch_size, threads, seconds, barrier, results))
@@ -101,13 +118,14 @@ def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, s
     for proc in procs:
         proc.start()
     try:
-        rates = [results.get(timeout=seconds + 300) for _ in procs]
+        measured = [results.get(timeout=seconds + 300) for _ in procs]  # (images/s, CPU s, images)
     finally:
         for proc in procs:
             proc.join(timeout=30)
             if proc.is_alive():
                 proc.kill()
-    return sum(rates)
+    images = sum(m[2] for m in measured)
+    return sum(m[0] for m in measured), 1000 * sum(m[1] for m in measured) / max(1, images)
 
 
 def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) -> None:
@@ -122,68 +140,127 @@ def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) 
 
     batch()  # warm-up
     barrier.wait()  # all processes measure at the same time, sharing the cores as workers do
-    done, start = 0, time.perf_counter()
+    done, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         batch()
         done += batch_size
-    results.put(done / (time.perf_counter() - start))
+    results.put((done / (time.perf_counter() - start), time.process_time() - cpu_start, done))
 
 
-def served(run_dir: Path, photo: Path, setting, seconds: float, warmup: float, work: Path) -> dict:
-    """Saturated throughput and the 10-user figures of TorchServe with one setting."""
+class CpuMeter:
+    """CPU seconds used by the frontend, the workers and this process's finished children
+    (the load generator) between two readings."""
+
+    def __init__(self, server: TorchServe, model: str):
+        self.frontend = psutil.Process(server.pid)
+        self.workers = [psutil.Process(pid) for pid in server.worker_pids(model)]
+
+    def read(self) -> dict:
+        children = os.times()
+        return {"frontend": _cpu(self.frontend), "workers": sum(_cpu(w) for w in self.workers),
+                "client": children.children_user + children.children_system}
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup: float, rounds: int,
+                    work: Path) -> dict:
+    """Raw and saturated throughput, ``rounds`` times in turn on one warm server, and the 10-user figures."""
     workers, threads, batch, delay = setting
     store = work / f"store-{workers}-{threads}-{batch}-{delay}"
     archive_run(run_dir, "food", store, batch_size=batch, max_batch_delay=delay, workers=workers, threads=threads)
-    users = max(4, 2 * workers * batch)
+    users, photo_bytes = max(4, 2 * workers * batch), photo.read_bytes()
+    raws, raw_cpu, served, cpu = [], [], [], []
     with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve") as server:
-        url, pids = server.predictions_url("food"), server.process_pids()
+        url, pids, meter = server.predictions_url("food"), server.process_pids(), CpuMeter(server, "food")
         run_loadtest(url, photo, [Stage(warmup, users, 0.0)], server_pids=pids)
-        saturated = run_loadtest(url, photo, [Stage(seconds, users, 0.0)], server_pids=pids)["overall"]
+        for _ in range(rounds):
+            rate, cpu_ms = raw_throughput(run_dir, photo_bytes, batch, threads, seconds, processes=workers)
+            raws.append(rate)
+            raw_cpu.append(cpu_ms)
+            before = meter.read()
+            report = run_loadtest(url, photo, [Stage(RAMP_S, users, 0.0), Stage(seconds, users, 0.0)], server_pids=pids)
+            after = meter.read()
+            served.append(report["stages"][1])  # the steady part
+            # CPU over the whole run (the client's includes its start-up), per image answered in it
+            cpu.append({k: 1000 * (after[k] - before[k]) / max(1, report["overall"]["successes"]) for k in after})
         ten = run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], server_pids=pids)["overall"]
-    return {"users": users, "saturated": saturated, "ten_users": ten}
+    saturated = sorted(served, key=lambda o: o["transaction_rate"])[len(served) // 2]  # the median round
+    return {"users": users, "raw": statistics.median(raws), "raw_rounds": raws,
+            "raw_cpu_ms": statistics.median(raw_cpu), "saturated": saturated,
+            "served_rounds": [o["transaction_rate"] for o in served],
+            "cpu_ms": {k: statistics.median(c[k] for c in cpu) for k in cpu[0]}, "ten_users": ten}
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     grid, seconds, warmup = parse_grid(args.grid), parse_duration(args.duration), parse_duration(args.warmup)
-    results = []
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be 1 or more")
+    # Set before any process starts: the raw processes and TorchServe's workers inherit it.
+    os.environ[MALLOC_ENV] = MALLOC_TUNABLES if args.malloc == "tuned" else ""
+    cores, results = max(1, torch.get_num_threads()), []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
         run_dir = make_run(work / args.backbone, args.backbone, args.image_size)
         photo = Path(args.image) if args.image else make_photo(work / "photo.jpg")
-        photo_bytes = photo.read_bytes()
         print(f"{args.backbone} at {args.image_size} px, random weights; photo {photo.name} "
-              f"({len(photo_bytes) // 1024} KB); {seconds:g} s per measurement; {torch.get_num_threads()} cores")
-        print("workers threads batch delay_ms |  raw img/s | served trans/s  ratio  p50 s  cores   RSS MB "
-              "| 10 users: trans/s  resp s")
+              f"({photo.stat().st_size // 1024} KB); {args.rounds} x {seconds:g} s per side after {warmup:g} s "
+              f"warm-up; {cores} cores; malloc {args.malloc}")
+        print("workers threads batch delay_ms |  raw img/s | served trans/s  ratio  w/o client "
+              "| CPU ms/img: raw  workers frontend client | 10 users: trans/s  resp s")
         for setting in grid:
-            workers, threads, batch, _ = setting
-            raw = raw_throughput(run_dir, photo_bytes, batch, threads, seconds, processes=workers)
-            s = served(run_dir, photo, setting, seconds, warmup, work)
-            sat, ten = s["saturated"], s["ten_users"]
-            ratio = sat["transaction_rate"] / raw if raw else 0.0
-            results.append({"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay_ms": setting[3],
-                            "raw_images_per_s": round(raw, 3), "served_users": s["users"],
-                            "served_transaction_rate": sat["transaction_rate"], "ratio": round(ratio, 4),
-                            "served_p50_s": sat["p50_s"], "served_failures": sat["failures"],
-                            "server_cpu_cores": sat["cpu_cores"], "server_rss_mb": sat["rss_mb"],
-                            "ten_users_transaction_rate": ten["transaction_rate"],
-                            "ten_users_response_time_s": ten["response_time_s"], "ten_users_failures": ten["failures"]})
-            print(f"{workers:>7} {threads:>7} {batch:>5} {setting[3]:>8} | {raw:>10.2f} | {sat['transaction_rate']:>14.2f} "
-                  f"{ratio:>6.2f} {_f(sat['p50_s'], '6.3f')} {_f(sat['cpu_cores'], '6.2f')} {_f(sat['rss_mb'], '8.0f')} "
-                  f"| {ten['transaction_rate']:>17.2f} {_f(ten['response_time_s'], '7.3f')}")
+            m = measure_setting(run_dir, photo, setting, seconds, warmup, args.rounds, work)
+            results.append(row(setting, m, cores))
+            print_row(results[-1])
     best = max(results, key=lambda r: r["served_transaction_rate"])
     print(f"\nbest served setting: workers {best['workers']}, threads {best['threads']}, batch {best['batch_size']}, "
           f"delay {best['max_batch_delay_ms']} ms: {best['served_transaction_rate']:.2f} trans/s = "
-          f"{100 * best['ratio']:.0f}% of raw {best['raw_images_per_s']:.2f} img/s (goal: 90%)")
+          f"{100 * best['ratio']:.0f}% of raw {best['raw_images_per_s']:.2f} img/s (goal: 90%); "
+          f"{100 * best['ratio_without_client']:.0f}% without the load generator's CPU")
     print(f"single replica, 10 users, 1 s delay: {best['ten_users_transaction_rate']:.2f} trans/s, "
           f"{_f(best['ten_users_response_time_s'], '.3f')} s response time "
           f"(report: {REPORT_RATE} trans/s, {REPORT_RESPONSE_S} s)")
     if args.out:
         atomic_write_json(args.out, {"backbone": args.backbone, "image_size": args.image_size, "seconds": seconds,
-                                     "cores": torch.get_num_threads(), "results": results, "best": best})
+                                     "rounds": args.rounds, "warmup_s": warmup, "malloc": args.malloc,
+                                     "cores": cores, "results": results, "best": best})
         print(f"wrote {args.out}")
     return 0
+
+
+def row(setting, m: dict, cores: int) -> dict:
+    """One setting's figures, as printed and written to --out."""
+    workers, threads, batch, delay = setting
+    sat, ten, cpu = m["saturated"], m["ten_users"], m["cpu_ms"]
+    rate, raw = sat["transaction_rate"], m["raw"]
+    client_cores = cpu["client"] * rate / 1000
+    # Raw on the cores the load generator leaves, if it needs more than those (it uses
+    # workers x threads cores at most; a smaller setting leaves the client a core of its own).
+    raw_left = raw * min(1.0, max(0.0, cores - client_cores) / min(cores, workers * threads))
+    return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay_ms": delay,
+            "raw_images_per_s": round(raw, 3), "raw_rounds": [round(r, 3) for r in m["raw_rounds"]],
+            "served_users": m["users"], "served_transaction_rate": rate,
+            "served_rounds": m["served_rounds"], "ratio": round(rate / raw, 4) if raw else 0.0,
+            "ratio_without_client": round(rate / raw_left, 4) if raw_left else 0.0,
+            "raw_cpu_ms_per_image": round(m["raw_cpu_ms"], 2),
+            "served_cpu_ms_per_image": {k: round(v, 2) for k, v in cpu.items()},
+            "served_p50_s": sat["p50_s"], "served_failures": sat["failures"],
+            "server_cpu_cores": sat["cpu_cores"], "server_rss_mb": sat["rss_mb"],
+            "ten_users_transaction_rate": ten["transaction_rate"],
+            "ten_users_response_time_s": ten["response_time_s"], "ten_users_failures": ten["failures"]}
+
+
+def print_row(r: dict) -> None:
+    cpu = r["served_cpu_ms_per_image"]
+    print(f"{r['workers']:>7} {r['threads']:>7} {r['batch_size']:>5} {r['max_batch_delay_ms']:>8} "
+          f"| {r['raw_images_per_s']:>10.2f} | {r['served_transaction_rate']:>14.2f} {r['ratio']:>6.2f} "
+          f"{r['ratio_without_client']:>11.2f} | {r['raw_cpu_ms_per_image']:>15.1f} {cpu['workers']:>8.1f} "
+          f"{cpu['frontend']:>8.2f} {cpu['client']:>6.2f} | {r['ten_users_transaction_rate']:>17.2f} "
+          f"{_f(r['ten_users_response_time_s'], '7.3f')}", flush=True)
 
 
 def _f(value, fmt: str) -> str:
