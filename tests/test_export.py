@@ -20,6 +20,7 @@ from foodclf.export import (FORMATS, TOLERANCES, VARIANT_FILE, ExportError, eval
 from foodclf.predictors import MODEL_FILES, load_predictor, model_files
 from foodclf.runs import REQUIRED_FILES
 from foodclf.transforms import EvalPreset
+from test_serving import probabilities, put  # shared request helpers
 
 CALIBRATION_IMAGES = 64
 # Draft-mode JPEG decoding against the exact evaluation transform: largest probability difference
@@ -147,19 +148,6 @@ def served(exported, tmp_path_factory):
         yield server
 
 
-def put(server, model: str, data: bytes, **headers):
-    import requests
-
-    return requests.put(server.predictions_url(model), data=data, timeout=60,
-                        headers={"Content-Type": "application/octet-stream", **headers})
-
-
-def served_probabilities(answer: dict, num_classes: int) -> torch.Tensor:
-    probabilities = torch.zeros(num_classes)
-    for p in answer["predictions"]:
-        probabilities[p["index"]] = p["probability"]
-    return probabilities
-
 
 def test_a_variant_archive_holds_its_model_files_instead_of_model_pt(served):
     import zipfile
@@ -176,13 +164,13 @@ def test_each_archive_serves_the_eager_answer_within_its_tolerance(served, train
 
     classes = trained_run.data_config.num_classes
     for kind, data in good_images().items():
-        response = put(served, served.names[fmt], data, **{"X-TopK": str(classes)})
+        response = put(served, data, served.names[fmt], **{"X-TopK": str(classes)})
         assert response.status_code == 200, (kind, response.text)
         answer = response.json()
         assert len(answer["predictions"]) == classes
         assert set(answer["predictions"][0]) == {"label", "index", "probability"}
         expected = in_process_probabilities(trained_run, data)
-        assert (served_probabilities(answer, classes) - expected).abs().max().item() <= TOLERANCES[fmt][0], kind
+        assert (probabilities(answer, classes) - expected).abs().max().item() <= TOLERANCES[fmt][0], kind
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -190,10 +178,10 @@ def test_each_archive_answers_bad_input_with_the_same_json_400(served, fmt):
     from test_handler import bad_images
 
     body, phrase = bad_images()["not_an_image"]
-    response = put(served, served.names[fmt], body)
+    response = put(served, body, served.names[fmt])
     assert response.status_code == 400
     assert response.json()["type"] == "BadRequest" and phrase in response.json()["message"]
-    assert put(served, served.names[fmt], body, **{"X-TopK": "99"}).status_code == 400
+    assert put(served, body, served.names[fmt], **{"X-TopK": "99"}).status_code == 400
 
 
 def test_a_large_jpeg_is_served_within_the_draft_decoding_tolerance(served, trained_run):
@@ -201,7 +189,7 @@ def test_a_large_jpeg_is_served_within_the_draft_decoding_tolerance(served, trai
     from test_handler import encode, in_process_probabilities, photo
 
     data = encode(photo((1280, 1280)), "JPEG", quality=90)
-    response = put(served, served.names["onnx"], data, **{"X-TopK": str(trained_run.data_config.num_classes)})
+    response = put(served, data, served.names["onnx"], **{"X-TopK": str(trained_run.data_config.num_classes)})
     assert response.status_code == 200, response.text
-    served_probs = served_probabilities(response.json(), trained_run.data_config.num_classes)
+    served_probs = probabilities(response.json(), trained_run.data_config.num_classes)
     assert (served_probs - in_process_probabilities(trained_run, data)).abs().max().item() <= DRAFT_TOLERANCE
