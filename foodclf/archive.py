@@ -64,7 +64,7 @@ INDEX_TO_NAME_FILE = "index_to_name.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 # scripts/bench_serve.py's best on 2 cores (MobileNetV2, 224 px): 2 workers x 1 torch thread, batch 4,
-# 10 ms -> 86 % of raw in-process throughput. Two torch threads in one worker stall whenever another
+# 10 ms, the highest served throughput (docs/loadtest.md has the figures). Two torch threads in one worker stall whenever another
 # process holds a core (OpenMP), so one worker per core with one thread each is the robust default.
 DEFAULT_BATCH_SIZE = 4
 DEFAULT_MAX_BATCH_DELAY_MS = 10
