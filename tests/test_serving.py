@@ -192,6 +192,14 @@ def test_workers_run_with_the_allocator_setting(server):
 
 
 @pytest.mark.serve
+def test_the_frontend_jvm_runs_with_the_configs_vmargs(server):
+    vmargs = read_properties(DEFAULT_CONFIG)["vmargs"].split()
+    assert "-XX:TieredStopAtLevel=1" in vmargs  # C1 only: C2's compiling took CPU from the model
+    java = psutil.Process(server.pid).cmdline()
+    assert java[0].endswith("java") and all(arg in java for arg in vmargs)
+
+
+@pytest.mark.serve
 def test_unknown_model_is_a_json_404(server):
     response = put(server, good_images()["jpeg"], model="no_such_model")
     assert response.status_code == 404
