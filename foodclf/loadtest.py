@@ -16,7 +16,9 @@ The report's formulas (DESIGN.md): transaction rate = Σ successes / Σ seconds,
 Σ(successes × mean time) / Σ successes. Latency statistics (response time, p50/p95/p99, longest)
 are over successful transactions. On the server side, the TorchServe frontend and its worker
 processes (the given PIDs and their descendants, or whoever listens on a loopback URL's port)
-are sampled with psutil: CPU cores used (CPU seconds per wall second) and summed RSS.
+are sampled with psutil: CPU cores used (CPU seconds per wall second) and summed RSS. The load
+generator's own CPU cores are recorded per stage too (``client_cpu_cores``): locust's users share
+one core, so a figure near 1.0 means the client, not the server, set the pace (a warning says so).
 
 Files (in ``out_dir``): loadtest.json (schema in docs/contracts.md and docs/loadtest.md,
 checked by ``load_loadtest``) and loadtest.csv (one row per second).
@@ -61,6 +63,7 @@ LOADTEST_CSV = "loadtest.csv"
 CAPACITY_LEVELS = (1, 2, 4, 8, 16)
 DEFAULT_TIMEOUT_S = 30.0  # siege's default; TorchServe itself gives up after 120 s
 CHILD_START_S = 60.0  # slack for the locust child to start and write its results
+CLIENT_SATURATED_CORES = 0.9  # locust's users share one thread: near one core, the client is the limit
 CSV_FIELDS = ["t_s", "stage", "users", "successes", "failures", "response_time_s", "cpu_cores", "rss_mb"]
 _CHILD = Path(__file__).with_name("locust_child.py")
 
@@ -324,7 +327,7 @@ def run_capacity(url: str, image: str | os.PathLike, levels: Sequence[int] = CAP
     report["capacity"] = [
         {"users": s["users"], "transaction_rate": s["transaction_rate"], "response_time_s": s["response_time_s"],
          "p50_s": s["p50_s"], "p95_s": s["p95_s"], "p99_s": s["p99_s"], "failures": s["failures"],
-         "cpu_cores": s["cpu_cores"], "rss_mb": s["rss_mb"]}
+         "cpu_cores": s["cpu_cores"], "rss_mb": s["rss_mb"], "client_cpu_cores": s["client_cpu_cores"]}
         for s in report["stages"]]
     if out_dir is not None:
         write_loadtest(report, timeseries, out_dir)
@@ -353,6 +356,7 @@ def _measure(url, image, stages, mode, profile, time_scale, server_pids, timeout
     samples = sampler.samples if sampler else []
 
     stage_reports, timeseries, all_ok = analyse(raw, stages, samples)
+    warn_if_client_saturated(stage_reports)
     report = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -360,7 +364,7 @@ def _measure(url, image, stages, mode, profile, time_scale, server_pids, timeout
         "mode": mode, "profile": profile, "time_scale": time_scale, "request_timeout_s": timeout_s,
         "stages": stage_reports,
         "overall": {**combine_stages(stage_reports, all_ok), **_server_means(samples, raw["stage_starts"][0], raw["end"]),
-                    "errors": _sum_errors(stage_reports)},
+                    "client_cpu_cores": client_cpu_cores(raw, 0, len(stages)), "errors": _sum_errors(stage_reports)},
         "server": sampler.summary() if sampler else empty_server_summary(),
         "timeseries_csv": LOADTEST_CSV,
     }
@@ -385,8 +389,27 @@ def analyse(raw: dict, stages: Sequence[Stage], samples: Sequence[tuple[float, f
         all_ok.extend(ok)
         reports.append({"index": index, "users": stage.users, "delay_s": stage.delay_s,
                         **summarize(ok, len(mine) - len(ok), hi - lo),
-                        **_server_means(samples, lo, hi), "errors": dict(sorted(errors.items()))})
+                        **_server_means(samples, lo, hi), "client_cpu_cores": client_cpu_cores(raw, index - 1, index),
+                        "errors": dict(sorted(errors.items()))})
     return reports, timeseries_rows(done, bounds, stages, samples, end), all_ok
+
+
+def warn_if_client_saturated(stage_reports: Sequence[dict]) -> None:
+    for s in stage_reports:
+        if (s.get("client_cpu_cores") or 0) >= CLIENT_SATURATED_CORES:
+            log.warning("stage %d: the load generator used %.2f cores; locust runs its users on one core, "
+                        "so it may have set the pace, not the server (fewer users, or a client machine of its own)",
+                        s["index"], s["client_cpu_cores"])
+
+
+def client_cpu_cores(raw: dict, first: int, stop: int) -> float | None:
+    """CPU cores the load generator itself used over stages [first, stop): locust runs its users
+    in one thread, so near 1.0 it, not the server, was the limit."""
+    cpu = [*raw.get("cpu_s_at_stage_starts", []), raw.get("cpu_s_end")]
+    wall = [*raw["stage_starts"], raw["end"]]
+    if len(cpu) != len(wall) or None in cpu or wall[stop] <= wall[first]:
+        return None
+    return _r((cpu[stop] - cpu[first]) / (wall[stop] - wall[first]))
 
 
 def timeseries_rows(done, bounds, stages, samples, end: float) -> list[dict]:
@@ -481,6 +504,9 @@ def validate_loadtest(data: Any, where: str) -> dict:
     for i, stage in enumerate(data["stages"]):
         require_fields(stage, _STAGE_FIELDS, f"{where}: stages[{i}]")
     require_fields(data["overall"], _OVERALL_FIELDS, f"{where}: overall")
+    for name, part in [*((f"stages[{i}]", s) for i, s in enumerate(data["stages"])), ("overall", data["overall"])]:
+        if "client_cpu_cores" in part:  # added later: files written before it lack it
+            require_fields(part, {"client_cpu_cores": OPT_NUM}, f"{where}: {name}")
     require_fields(data["server"], _SERVER_FIELDS, f"{where}: server")
     if data["mode"] == "capacity" or "capacity" in data:
         require_fields(data, {"capacity": list}, where)
@@ -527,6 +553,8 @@ def format_summary(report: dict) -> str:
         lines.append(f"Server memory (RSS):       {server['rss_mb_mean']:10.1f} MB (max {server['rss_mb_max']:.1f})")
     else:
         lines.append("Server CPU and memory:     not sampled (no local server process found)")
+    if o.get("client_cpu_cores") is not None:
+        lines.append(f"Load generator CPU:        {o['client_cpu_cores']:10.2f} cores (locust: one core at most)")
     if len(report["stages"]) > 1:
         lines.append("")
         lines.append("stage users delay   secs    ok  fail  trans/s  resp s   p95 s  cores    MB")

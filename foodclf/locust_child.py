@@ -8,7 +8,9 @@ writes every completed request to a JSON file that the parent turns into statist
 
 SPEC.json: {"url", "image", "content_type", "stages": [{"duration_s", "users", "delay_s"}],
             "timeout_s", "seed", "out"}
-out:       {"t0", "stage_starts", "end", "requests": [[start, seconds, status, error], ...]}
+out:       {"t0", "stage_starts", "end", "requests": [[start, seconds, status, error], ...],
+            "cpu_s_at_stage_starts", "cpu_s_end"}   (this process's CPU seconds: the load
+            generator's own load, one core at most, since locust's users share one thread)
 """
 import os
 import sys
@@ -99,18 +101,20 @@ def run(spec: dict) -> dict:
     env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
     t0 = time.time()
-    starts, at = [], t0
+    starts, cpu_starts, at = [], [], t0
     try:
         for index, stage in enumerate(spec["stages"], start=1):
             next_stage(index, float(stage["delay_s"]))
             starts.append(time.time())
+            cpu_starts.append(time.process_time())
             runner.start(int(stage["users"]), spawn_rate=SPAWN_RATE)
             at += float(stage["duration_s"])
             gevent.sleep(max(0.0, at - time.time()))  # absolute deadlines: no drift over 30 stages
     finally:
-        end = time.time()
+        end, cpu_end = time.time(), time.process_time()
         runner.quit()  # in-flight requests are abandoned; only completed ones are counted
-    return {"t0": t0, "stage_starts": starts, "end": end, "requests": requests}
+    return {"t0": t0, "stage_starts": starts, "end": end, "requests": requests,
+            "cpu_s_at_stage_starts": cpu_starts, "cpu_s_end": cpu_end}
 
 
 def main(spec_path: str) -> int:

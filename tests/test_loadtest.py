@@ -17,7 +17,8 @@ import pytest
 
 from foodclf.errors import FoodclfError, SchemaError
 from foodclf.loadtest import (
-    combine_stages, failure_kind, format_summary, load_loadtest, run_capacity, run_loadtest, summarize,
+    client_cpu_cores, combine_stages, failure_kind, format_summary, load_loadtest, run_capacity, run_loadtest,
+    summarize, warn_if_client_saturated,
 )
 from foodclf.profiles import CHALLENGE_PROFILE, Stage, parse_duration, parse_profile, total_duration
 
@@ -171,6 +172,20 @@ def test_load_test_counts_add_up(ok_server, photo, tmp_path):
     assert {int(r["stage"]) for r in rows} == {1, 2}
     assert load_loadtest(tmp_path) == json.loads((tmp_path / "loadtest.json").read_text())
     assert "Transaction rate:" in format_summary(report) and "Availability:" in format_summary(report)
+    # The load generator measured itself: some CPU, about one core at most (its users share a thread).
+    assert all(0 < s["client_cpu_cores"] <= 1.2 for s in report["stages"]) and 0 < o["client_cpu_cores"] <= 1.2
+    assert "Load generator CPU:" in format_summary(report)
+
+
+def test_client_cpu_is_per_stage_and_a_saturated_client_is_a_warning(caplog):
+    raw = {"stage_starts": [0.0, 1.0], "end": 3.0, "cpu_s_at_stage_starts": [0.0, 0.5], "cpu_s_end": 2.3}
+    assert [client_cpu_cores(raw, 0, 1), client_cpu_cores(raw, 1, 2)] == [0.5, 0.9]
+    assert client_cpu_cores(raw, 0, 2) == pytest.approx(2.3 / 3)
+    assert client_cpu_cores({"stage_starts": [0.0], "end": 1.0}, 0, 1) is None  # an older child: unknown
+    with caplog.at_level("WARNING", logger="foodclf.loadtest"):
+        warn_if_client_saturated([{"index": 1, "client_cpu_cores": 0.5}, {"index": 2, "client_cpu_cores": 0.9},
+                                  {"index": 3, "client_cpu_cores": None}])
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == ["stage 2: the load generator used 0.90 cores"]
 
 
 def test_failing_endpoint_counts_failures(failing_server, photo):
@@ -232,6 +247,7 @@ def _valid_report() -> dict:
     (lambda d: d.update(schema_version=2), "schema_version"),
     (lambda d: d.update(mode="capacity"), "capacity"),
     (lambda d: d["server"].pop("samples"), "samples"),
+    (lambda d: d["overall"].update(client_cpu_cores="0.1"), "client_cpu_cores"),  # optional, but a number
 ])
 def test_load_loadtest_names_the_bad_field(tmp_path, breaks, field):
     path = tmp_path / "loadtest.json"
@@ -314,3 +330,4 @@ def test_torchserve_capacity_sweep(torchserve, food_photo):
     assert [row["users"] for row in report["capacity"]] == [1, 2]
     assert all(row["transaction_rate"] > 0 and row["failures"] == 0 for row in report["capacity"])
     assert all(row["cpu_cores"] is not None and row["rss_mb"] > 100 for row in report["capacity"])
+
