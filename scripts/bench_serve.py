@@ -6,20 +6,22 @@
   python scripts/bench_serve.py --backbone baseline --image-size 64 --duration 3s   # a quick smoke run
 
 For each serving setting (workers, torch threads per worker, batch size, max batch delay ms),
-TorchServe starts with that archive, is warmed up (the Java frontend needs half a minute of load
-before its JIT settles), and then, --rounds times, one after the other:
+TorchServe starts with that archive, is warmed up (--warmup of saturated load: the Java frontend's
+JIT, the workers' allocator and oneDNN's caches settle), and then, --rounds times, in turn:
   raw     the same model, image, processes and threads without TorchServe: as many processes
           as workers, each with the setting's torch threads, decode + EvalPreset + forward on
           batches of the setting's batch size at the same time; images per second, summed;
   served  the server saturated by closed-loop users with no delay (2 x workers x batch size of
           them, at least 4), transactions per second counted after a 1 s ramp;
-The medians of the rounds give the ratio served / raw. Last, at 10 users with siege's 1 s delay:
-the single-replica transaction rate and response time beside the report's 7.45 trans/s and 1.11 s.
+The medians of the rounds give the ratio served / raw; each round's own ratio shows its spread.
+Last, at 10 users with siege's 1 s delay: the single-replica transaction rate and response time
+beside the report's 7.45 trans/s and 1.11 s.
 
 Where the difference goes, in CPU milliseconds per image: raw's processes; TorchServe's
-workers and its frontend; the load generator (locust, its start-up included), which shares the
-machine with the server here but runs elsewhere in a real deployment. "ratio w/o client" divides served by raw scaled to
-the cores the load generator leaves: raw x min(1, (cores - client cores) / min(cores, workers x threads)).
+workers and its frontend; the load generator (locust, in the steady part), which shares the
+machine with the server here but runs elsewhere in a real deployment. "ratio w/o client" divides
+served by raw scaled to the cores the load generator leaves:
+raw x min(1, (cores - client cores) / min(cores, workers x threads)).
 
 Both sides run with the same allocator setting as TorchServe's workers (foodclf.serving.MALLOC_TUNABLES;
 --malloc default measures glibc's own). The model has random weights (speed does not depend on
@@ -37,7 +39,7 @@ from pathlib import Path
 import psutil
 import torch
 
-from foodclf.archive import archive_run
+from foodclf.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.cli import run_cli
 from foodclf.datasets import FOOD11_CLASSES
 from foodclf.images import open_rgb
@@ -71,11 +73,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--grid", default=default_grid(),
                    help="settings 'workers,threads,batch,delay_ms;...' (default: %(default)s)")
     p.add_argument("--duration", default="10s", help="length of each measurement (raw, saturated, 10 users)")
-    p.add_argument("--rounds", type=int, default=3, help="raw and saturated measurements per setting (medians)")
+    p.add_argument("--rounds", type=int, default=5, help="raw and saturated measurements per setting (medians)")
     p.add_argument("--warmup", default="30s", help="saturated load before measuring (JIT, caches)")
     p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
                    help="tuned: foodclf's allocator setting on both sides (what serving uses); "
                         "default: glibc's own")
+    p.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of serve/config.properties, e.g. 'vmargs=' for the JVM's own "
+                        "flags or number_of_netty_threads=1 (repeatable)")
     p.add_argument("--out", help="write the figures to this JSON file")
     return p.parse_args(argv)
 
@@ -88,6 +93,16 @@ def parse_grid(text: str) -> list[tuple[int, int, int, int]]:
             raise SystemExit(f"--grid: {item!r} is not workers,threads,batch,delay_ms (each >= 1, delay >= 0)")
         grid.append(tuple(values))
     return grid
+
+
+def parse_properties(items: list[str]) -> dict[str, str]:
+    properties = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--property: {item!r} is not KEY=VALUE (e.g. vmargs=-Xmx1g)")
+        properties[key.strip()] = value.strip()
+    return properties
 
 
 def make_run(run_dir: Path, backbone: str, image_size: int) -> Path:
@@ -132,9 +147,11 @@ def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) 
     torch.set_num_threads(threads)
     run = load_run(run_dir)
     model, transform = run.load_model(), EvalPreset(run.data_config)
+    size = run.data_config.image_size
 
-    def batch():
-        tensors = [transform(open_rgb(photo)) for _ in range(batch_size)]
+    def batch():  # the handler's decode (a large JPEG in draft mode) and preprocessing
+        tensors = [transform(open_rgb(photo, min_side=DEFAULT_MIN_SIDE, draft_size=(size, size)))
+                   for _ in range(batch_size)]
         with torch.inference_mode():
             torch.softmax(model(torch.stack(tensors)), dim=1)
 
@@ -148,17 +165,14 @@ def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) 
 
 
 class CpuMeter:
-    """CPU seconds used by the frontend, the workers and this process's finished children
-    (the load generator) between two readings."""
+    """CPU seconds used by the frontend and the workers between two readings."""
 
     def __init__(self, server: TorchServe, model: str):
         self.frontend = psutil.Process(server.pid)
         self.workers = [psutil.Process(pid) for pid in server.worker_pids(model)]
 
     def read(self) -> dict:
-        children = os.times()
-        return {"frontend": _cpu(self.frontend), "workers": sum(_cpu(w) for w in self.workers),
-                "client": children.children_user + children.children_system}
+        return {"frontend": _cpu(self.frontend), "workers": sum(_cpu(w) for w in self.workers)}
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -167,14 +181,14 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup: float, rounds: int,
-                    work: Path) -> dict:
+                    work: Path, properties: dict[str, str]) -> dict:
     """Raw and saturated throughput, ``rounds`` times in turn on one warm server, and the 10-user figures."""
     workers, threads, batch, delay = setting
     store = work / f"store-{workers}-{threads}-{batch}-{delay}"
     archive_run(run_dir, "food", store, batch_size=batch, max_batch_delay=delay, workers=workers, threads=threads)
     users, photo_bytes = max(4, 2 * workers * batch), photo.read_bytes()
     raws, raw_cpu, served, cpu = [], [], [], []
-    with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve") as server:
+    with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve", properties=properties) as server:
         url, pids, meter = server.predictions_url("food"), server.process_pids(), CpuMeter(server, "food")
         run_loadtest(url, photo, [Stage(warmup, users, 0.0)], server_pids=pids)
         for _ in range(rounds):
@@ -184,9 +198,12 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
             before = meter.read()
             report = run_loadtest(url, photo, [Stage(RAMP_S, users, 0.0), Stage(seconds, users, 0.0)], server_pids=pids)
             after = meter.read()
-            served.append(report["stages"][1])  # the steady part
-            # CPU over the whole run (the client's includes its start-up), per image answered in it
+            steady = report["stages"][1]
+            served.append(steady)
+            # The server's CPU over the whole run, per image answered in it; the load generator's
+            # over the steady part (as it measures itself: its start-up is left out).
             cpu.append({k: 1000 * (after[k] - before[k]) / max(1, report["overall"]["successes"]) for k in after})
+            cpu[-1]["client"] = 1000 * (steady["client_cpu_cores"] or 0.0) / max(1e-9, steady["transaction_rate"])
         ten = run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], server_pids=pids)["overall"]
     saturated = sorted(served, key=lambda o: o["transaction_rate"])[len(served) // 2]  # the median round
     return {"users": users, "raw": statistics.median(raws), "raw_rounds": raws,
@@ -198,6 +215,7 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
 def main(argv=None) -> int:
     args = parse_args(argv)
     grid, seconds, warmup = parse_grid(args.grid), parse_duration(args.duration), parse_duration(args.warmup)
+    properties = parse_properties(args.property)
     if args.rounds < 1:
         raise SystemExit("--rounds must be 1 or more")
     # Set before any process starts: the raw processes and TorchServe's workers inherit it.
@@ -209,24 +227,27 @@ def main(argv=None) -> int:
         photo = Path(args.image) if args.image else make_photo(work / "photo.jpg")
         print(f"{args.backbone} at {args.image_size} px, random weights; photo {photo.name} "
               f"({photo.stat().st_size // 1024} KB); {args.rounds} x {seconds:g} s per side after {warmup:g} s "
-              f"warm-up; {cores} cores; malloc {args.malloc}")
+              f"warm-up; {cores} cores; malloc {args.malloc}"
+              + "".join(f"; {k}={v!r}" for k, v in properties.items()))
         print("workers threads batch delay_ms |  raw img/s | served trans/s  ratio  w/o client "
               "| CPU ms/img: raw  workers frontend client | 10 users: trans/s  resp s")
         for setting in grid:
-            m = measure_setting(run_dir, photo, setting, seconds, warmup, args.rounds, work)
+            m = measure_setting(run_dir, photo, setting, seconds, warmup, args.rounds, work, properties)
             results.append(row(setting, m, cores))
             print_row(results[-1])
     best = max(results, key=lambda r: r["served_transaction_rate"])
     print(f"\nbest served setting: workers {best['workers']}, threads {best['threads']}, batch {best['batch_size']}, "
           f"delay {best['max_batch_delay_ms']} ms: {best['served_transaction_rate']:.2f} trans/s = "
           f"{100 * best['ratio']:.0f}% of raw {best['raw_images_per_s']:.2f} img/s (goal: 90%); "
-          f"{100 * best['ratio_without_client']:.0f}% without the load generator's CPU")
+          f"{100 * best['ratio_without_client']:.0f}% without the load generator's CPU; "
+          f"rounds {min(best['ratio_rounds']):.0%}..{max(best['ratio_rounds']):.0%}")
     print(f"single replica, 10 users, 1 s delay: {best['ten_users_transaction_rate']:.2f} trans/s, "
           f"{_f(best['ten_users_response_time_s'], '.3f')} s response time "
           f"(report: {REPORT_RATE} trans/s, {REPORT_RESPONSE_S} s)")
     if args.out:
         atomic_write_json(args.out, {"backbone": args.backbone, "image_size": args.image_size, "seconds": seconds,
                                      "rounds": args.rounds, "warmup_s": warmup, "malloc": args.malloc,
+                                     "properties": properties,
                                      "cores": cores, "results": results, "best": best})
         print(f"wrote {args.out}")
     return 0
@@ -245,6 +266,8 @@ def row(setting, m: dict, cores: int) -> dict:
             "raw_images_per_s": round(raw, 3), "raw_rounds": [round(r, 3) for r in m["raw_rounds"]],
             "served_users": m["users"], "served_transaction_rate": rate,
             "served_rounds": m["served_rounds"], "ratio": round(rate / raw, 4) if raw else 0.0,
+            # each round's served / raw, measured one after the other: the spread of the ratio
+            "ratio_rounds": [round(s / r, 4) if r else 0.0 for s, r in zip(m["served_rounds"], m["raw_rounds"])],
             "ratio_without_client": round(rate / raw_left, 4) if raw_left else 0.0,
             "raw_cpu_ms_per_image": round(m["raw_cpu_ms"], 2),
             "served_cpu_ms_per_image": {k: round(v, 2) for k, v in cpu.items()},

@@ -10,8 +10,11 @@ import csv
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -331,3 +334,30 @@ def test_torchserve_capacity_sweep(torchserve, food_photo):
     assert all(row["transaction_rate"] > 0 and row["failures"] == 0 for row in report["capacity"])
     assert all(row["cpu_cores"] is not None and row["rss_mb"] > 100 for row in report["capacity"])
 
+
+@pytest.mark.serve
+def test_bench_serve_measures_raw_and_served_and_writes_the_ratio(tmp_path):
+    # Run as a user runs it: its raw side spawns processes, which must import the script by path.
+    out = tmp_path / "bench.json"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
+    done = subprocess.run([sys.executable, str(script), "--backbone", "baseline", "--image-size", "32",
+                           "--grid", "1,1,2,5", "--duration", "1s", "--warmup", "1s", "--rounds", "2",
+                           "--property", "number_of_netty_threads=1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    bench = json.loads(out.read_text())
+    result = bench["results"][0]
+    assert (result["workers"], result["threads"], result["batch_size"], result["max_batch_delay_ms"]) == (1, 1, 2, 5)
+    assert len(result["raw_rounds"]) == len(result["served_rounds"]) == len(result["ratio_rounds"]) == 2
+    assert result["raw_images_per_s"] > 0 and result["served_transaction_rate"] > 0
+    assert result["served_failures"] == 0 and result["ten_users_failures"] == 0
+    assert result["ratio"] == pytest.approx(result["served_transaction_rate"] / result["raw_images_per_s"], abs=1e-4)
+    assert bench["properties"] == {"number_of_netty_threads": "1"} and bench["best"] == result
+    assert "best served setting: workers 1, threads 1, batch 2, delay 5 ms" in done.stdout
+
+
+def test_bench_serve_refuses_a_property_without_a_value():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
+    done = subprocess.run([sys.executable, str(script), "--property", "vmargs"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "--property: 'vmargs' is not KEY=VALUE" in done.stdout + done.stderr
