@@ -47,6 +47,9 @@ MALLOC_ENV = "GLIBC_TUNABLES"
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=536870912"
 # Read by handlers/food_handler.py: torch threads per worker, overriding the archive's setting.
 THREADS_ENV = "FOODCLF_TORCH_THREADS"
+# TorchServe restarts a worker whose handler fails to load, with back-off, for ever. The same
+# failure this many times is no passing hiccup: starting stops there and says why.
+LOAD_ATTEMPTS = 2
 # Unix domain socket paths (the workers' sockets live in the tmp dir) are limited to 107 bytes.
 MAX_SOCKET_DIR = 80
 
@@ -178,7 +181,8 @@ class TorchServe:
         env: extra environment variables for the frontend and its workers (the allocator
             setting, GLIBC_TUNABLES, is added unless this or the environment sets it).
         log_config: the frontend's log4j2.xml (default: serve/log4j2.xml; None: TorchServe's).
-        startup_timeout: seconds to wait for /ping and ready workers.
+        startup_timeout: seconds to wait for /ping and ready workers. A model whose handler fails to
+            load in its worker LOAD_ATTEMPTS times stops the start at once, with the reason.
     """
 
     def __init__(
@@ -213,6 +217,7 @@ class TorchServe:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._launcher_log = None
         self._known_pids: set[int] = set()
+        self._model_log_start = 0
         self._short_tmp: Path | None = None
         self.tmp_dir: Path | None = None
 
@@ -365,6 +370,8 @@ class TorchServe:
         env = serving_env({**env, **self.env})
         command = torchserve_command(config_path, self.model_store, log_config=self.log_config)  # models: load_models in the config
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")
+        model_log = self.workdir / "logs" / "model_log.log"  # a reused workdir: earlier runs' lines stay out
+        self._model_log_start = model_log.stat().st_size if model_log.exists() else 0
         log.info("starting TorchServe in %s: %s", self.workdir, " ".join(command))
         # Its own session: stop() signals the launcher, the Java frontend and the workers at once.
         self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdout=self._launcher_log,
@@ -379,9 +386,18 @@ class TorchServe:
             if self._ready():
                 self._known_pids.update(self.process_pids())
                 return
+            self._raise_if_a_model_cannot_load()
             time.sleep(0.5)
         raise ServeError(f"TorchServe did not become ready within {self.startup_timeout:.0f} s; "
                          f"log tail ({self.workdir / 'torchserve.out'}):\n{self.log_tail()}")
+
+    def _raise_if_a_model_cannot_load(self) -> None:
+        model_log = self.workdir / "logs" / "model_log.log"
+        for name in self.models:
+            failures = load_failures(model_log, name, self._model_log_start)
+            if len(failures) >= LOAD_ATTEMPTS:
+                raise ServeError(f"model '{name}' cannot load in its worker ({len(failures)} tries): {failures[-1]}\n"
+                                 f"the traceback is in {model_log}")
 
     def _ready(self) -> bool:
         try:
@@ -413,6 +429,30 @@ class TorchServe:
             return psutil.Process(self.process.pid)
         except psutil.Error:
             return None
+
+
+def load_failures(model_log: Path, model: str, offset: int = 0) -> list[str]:
+    """The reason of every failed load of ``model`` in the workers' log after byte ``offset``,
+    oldest first: TorchServe's "Failed to load model NAME, exception ..." line with the lines
+    after it, up to the traceback."""
+    try:
+        with open(model_log, "rb") as f:
+            if offset <= os.fstat(f.fileno()).st_size:  # a rolled-over log starts again at 0
+                f.seek(offset)
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:  # not written yet
+        return []
+    messages = [line.split(" MODEL_LOG - ", 1)[1] for line in lines if " MODEL_LOG - " in line]
+    start, failures = f"Failed to load model {model}, exception ", []
+    for i, message in enumerate(messages):
+        if message.startswith(start):
+            reason = [message[len(start):]]
+            for more in messages[i + 1:i + 6]:
+                if more.startswith(("Traceback", "Failed to load model ")):
+                    break
+                reason.append(more.strip())
+            failures.append(" ".join(reason))
+    return failures
 
 
 def _name(process: psutil.Process) -> str:

@@ -3,10 +3,13 @@
 One server for the module (TorchServe takes ~20 s to start here), on free 127.0.0.1 ports in
 its own tmp working directory; the fixture asserts that every process is gone afterwards.
 """
+import json
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import psutil
@@ -16,8 +19,8 @@ import torch
 
 from foodclf.archive import archive_run
 from foodclf.serving import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
-                             TorchServe, parse_models, read_properties, serving_env, torchserve_command,
-                             write_properties)
+                             TorchServe, load_failures, parse_models, read_properties, serving_env,
+                             torchserve_command, write_properties)
 from test_handler import bad_images, good_images, in_process_probabilities  # shared image builders
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,6 +236,39 @@ def test_a_failed_start_names_the_log_and_leaves_nothing_running(store, tmp_path
         TorchServe(store, models={"food": "food.mar"}, workdir=tmp_path, startup_timeout=1).start()
     assert str(tmp_path / "torchserve.out") in str(error.value)
     assert not processes_using(tmp_path)
+
+
+@pytest.mark.serve
+def test_a_model_that_cannot_load_stops_the_start_with_the_reason(store, tmp_path):
+    # An archive whose data_config.json asks for 5 classes while model.pt has 11: the handler fails.
+    broken = tmp_path / "store"
+    broken.mkdir()
+    with zipfile.ZipFile(store / "food.mar") as original, zipfile.ZipFile(broken / "food.mar", "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename.endswith("data_config.json"):
+                data = json.dumps({**json.loads(data), "num_classes": 5}).encode()
+            copy.writestr(item, data)
+    workdir = tmp_path / "serve"
+    started = time.monotonic()
+    with pytest.raises(ServeError, match=r"model 'food' cannot load in its worker \(2 tries\): .*size mismatch") as error:
+        TorchServe(broken, models={"food": "food.mar"}, workdir=workdir, startup_timeout=200).start()
+    assert time.monotonic() - started < 100  # TorchServe itself would retry for ever
+    assert str(workdir / "logs" / "model_log.log") in str(error.value)
+    assert not processes_using(workdir)
+
+
+def test_load_failures_reads_only_what_came_after_the_offset(tmp_path):
+    log = tmp_path / "model_log.log"
+    line = "2026-11-29T13:51:18,727 [INFO ] W-9000-food_1.0-stdout MODEL_LOG - {}\n"
+    old = line.format("Failed to load model food, exception an earlier run's failure")
+    new = "".join(line.format(m) for m in ["Failed to load model food, exception bad shape:",
+                                           "\tsize mismatch for head.weight", "Traceback (most recent call last):",
+                                           "Failed to load model other, exception not ours"])
+    log.write_text(old + new)
+    assert load_failures(log, "food") == ["an earlier run's failure", "bad shape: size mismatch for head.weight"]
+    assert load_failures(log, "food", offset=len(old.encode())) == ["bad shape: size mismatch for head.weight"]
+    assert load_failures(tmp_path / "missing.log", "food") == []
 
 
 def test_missing_archive_fails_before_starting(store, tmp_path):
