@@ -227,6 +227,11 @@ class TorchServe:
         return f"http://127.0.0.1:{self.inference_port}"
 
     @property
+    def model_log(self) -> Path:
+        """What the workers print (handler logs, tracebacks): logs/model_log.log in the workdir."""
+        return self.workdir / "logs" / "model_log.log"
+
+    @property
     def management_url(self) -> str:
         return f"http://127.0.0.1:{self.management_port}"
 
@@ -370,8 +375,8 @@ class TorchServe:
         env = serving_env({**env, **self.env})
         command = torchserve_command(config_path, self.model_store, log_config=self.log_config)  # models: load_models in the config
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")
-        model_log = self.workdir / "logs" / "model_log.log"  # a reused workdir: earlier runs' lines stay out
-        self._model_log_start = model_log.stat().st_size if model_log.exists() else 0
+        # In a reused workdir, earlier runs' lines stay out of the load-failure check.
+        self._model_log_start = self.model_log.stat().st_size if self.model_log.exists() else 0
         log.info("starting TorchServe in %s: %s", self.workdir, " ".join(command))
         # Its own session: stop() signals the launcher, the Java frontend and the workers at once.
         self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdout=self._launcher_log,
@@ -392,12 +397,11 @@ class TorchServe:
                          f"log tail ({self.workdir / 'torchserve.out'}):\n{self.log_tail()}")
 
     def _raise_if_a_model_cannot_load(self) -> None:
-        model_log = self.workdir / "logs" / "model_log.log"
         for name in self.models:
-            failures = load_failures(model_log, name, self._model_log_start)
+            failures = load_failures(self.model_log, name, self._model_log_start)
             if len(failures) >= LOAD_ATTEMPTS:
                 raise ServeError(f"model '{name}' cannot load in its worker ({len(failures)} tries): {failures[-1]}\n"
-                                 f"the traceback is in {model_log}")
+                                 f"the traceback is in {self.model_log}")
 
     def _ready(self) -> bool:
         try:
