@@ -94,6 +94,7 @@ class EvalPreset:
     """Resize to image_size x image_size (no crop, as Keras' flow_from_directory), normalise."""
 
     def __init__(self, config: DataConfig):
+        self.image_size = config.image_size
         self.transforms = v2.Compose([
             v2.ToImage(),
             v2.Resize(
@@ -107,3 +108,12 @@ class EvalPreset:
 
     def __call__(self, image: Any) -> torch.Tensor:
         return self.transforms(image)
+
+    def from_bytes(self, data: bytes, max_pixels: int, min_side: int) -> torch.Tensor:
+        """What the TorchServe handler feeds the model for one request's bytes: open_rgb's checks,
+        and a JPEG at least twice the model's size decoded in draft mode (scaled down by libjpeg,
+        never below the model's size; docs/export.md gives the tolerance against a full decode)."""
+        from foodclf.images import open_rgb
+
+        size = (self.image_size, self.image_size)
+        return self(open_rgb(data, max_pixels=max_pixels, min_side=min_side, draft_size=size))

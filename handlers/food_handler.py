@@ -31,7 +31,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from foodclf.archive import DEFAULT_MIN_SIDE
 from foodclf.data_config import DataConfig
-from foodclf.images import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
+from foodclf.images import DEFAULT_MAX_PIXELS, ImageDecodeError
 from foodclf.predictors import EAGER, find_model, load_predictor
 from foodclf.serving import MALLOC_ENV, THREADS_ENV, usable_cores
 from foodclf.transforms import EvalPreset
@@ -97,12 +97,7 @@ class FoodHandler(BaseHandler):
         return answers
 
     def preprocess_one(self, request: dict) -> torch.Tensor:
-        # Draft mode: a large JPEG is decoded at 1/2, 1/4 or 1/8 scale, never below the model's size
-        # (docs/export.md gives the tolerance against decoding in full).
-        size = self.data_config.image_size
-        image = open_rgb(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side,
-                         draft_size=(size, size))
-        return self.transform(image)
+        return self.transform.from_bytes(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side)
 
     def parse_topk(self, value) -> int:
         default = min(DEFAULT_TOPK, len(self.classes))

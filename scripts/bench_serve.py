@@ -42,7 +42,7 @@ import torch
 from foodclf.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.cli import run_cli
 from foodclf.datasets import FOOD11_CLASSES
-from foodclf.images import open_rgb
+from foodclf.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
 from foodclf.loadtest import run_loadtest
 from foodclf.models import create_model, default_data_config
@@ -147,10 +147,9 @@ def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) 
     torch.set_num_threads(threads)
     run = load_run(run_dir)
     model, transform = run.load_model(), EvalPreset(run.data_config)
-    size = run.data_config.image_size
 
-    def batch():  # the handler's decode (a large JPEG in draft mode) and preprocessing
-        tensors = [transform(open_rgb(photo, min_side=DEFAULT_MIN_SIDE, draft_size=(size, size)))
+    def batch():  # the handler's decode and preprocessing, with the archive's default settings
+        tensors = [transform.from_bytes(photo, max_pixels=DEFAULT_MAX_PIXELS, min_side=DEFAULT_MIN_SIDE)
                    for _ in range(batch_size)]
         with torch.inference_mode():
             torch.softmax(model(torch.stack(tensors)), dim=1)

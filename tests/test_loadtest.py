@@ -335,12 +335,14 @@ def test_torchserve_capacity_sweep(torchserve, food_photo):
     assert all(row["cpu_cores"] is not None and row["rss_mb"] > 100 for row in report["capacity"])
 
 
+BENCH_SERVE = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
+
+
 @pytest.mark.serve
 def test_bench_serve_measures_raw_and_served_and_writes_the_ratio(tmp_path):
     # Run as a user runs it: its raw side spawns processes, which must import the script by path.
     out = tmp_path / "bench.json"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
-    done = subprocess.run([sys.executable, str(script), "--backbone", "baseline", "--image-size", "32",
+    done = subprocess.run([sys.executable, str(BENCH_SERVE), "--backbone", "baseline", "--image-size", "32",
                            "--grid", "1,1,2,5", "--duration", "1s", "--warmup", "1s", "--rounds", "2",
                            "--property", "number_of_netty_threads=1", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
@@ -357,7 +359,6 @@ def test_bench_serve_measures_raw_and_served_and_writes_the_ratio(tmp_path):
 
 
 def test_bench_serve_refuses_a_property_without_a_value():
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
-    done = subprocess.run([sys.executable, str(script), "--property", "vmargs"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, str(BENCH_SERVE), "--property", "vmargs"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode != 0 and "--property: 'vmargs' is not KEY=VALUE" in done.stdout + done.stderr

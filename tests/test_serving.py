@@ -190,7 +190,7 @@ def test_the_access_log_has_every_request_and_the_other_logs_none(server):
 def test_workers_run_with_the_allocator_setting(server):
     # The handler logs the value it sees; psutil's environ() cannot tell (glibc cuts it short there).
     expected = serving_env()[MALLOC_ENV]  # foodclf's, unless the test's environment sets one
-    model_log = (server.workdir / "logs" / "model_log.log").read_text()
+    model_log = server.model_log.read_text()
     assert model_log.count(f"GLIBC_TUNABLES={expected}\n") == len(server.worker_pids("food"))
 
 
