@@ -9,7 +9,7 @@ Serve it with: python scripts/serve.py --models NAME=NAME.mar (see docs/serve.md
 import argparse
 import sys
 
-from foodclf.archive import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_DELAY_MS, DEFAULT_RESPONSE_TIMEOUT_S,
+from foodclf.serve.archive import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_DELAY_MS, DEFAULT_RESPONSE_TIMEOUT_S,
                              DEFAULT_WORKERS, archive_run)
 from foodclf.cli import run_cli
 

@@ -23,7 +23,7 @@ machine with the server here but runs elsewhere in a real deployment. "ratio w/o
 served by raw scaled to the cores the load generator leaves:
 raw x min(1, (cores - client cores) / min(cores, workers x threads)).
 
-Both sides run with the same allocator setting as TorchServe's workers (foodclf.serving.MALLOC_TUNABLES;
+Both sides run with the same allocator setting as TorchServe's workers (foodclf.serve.server.MALLOC_TUNABLES;
 --malloc default measures glibc's own). The model has random weights (speed does not depend on
 them). On a shared machine the figures are noisy: compare ratios, not absolutes.
 """
@@ -39,17 +39,17 @@ from pathlib import Path
 import psutil
 import torch
 
-from foodclf.archive import DEFAULT_MIN_SIDE, archive_run
+from foodclf.serve.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.cli import run_cli
-from foodclf.datasets import FOOD11_CLASSES
-from foodclf.images import DEFAULT_MAX_PIXELS
+from foodclf.data.datasets import FOOD11_CLASSES
+from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
-from foodclf.loadtest import run_loadtest
-from foodclf.models import create_model, default_data_config
-from foodclf.profiles import Stage, parse_duration
-from foodclf.runs import load_run, write_run_files
-from foodclf.serving import MALLOC_ENV, MALLOC_TUNABLES, TorchServe
-from foodclf.transforms import EvalPreset
+from foodclf.loadtest.runner import run_loadtest
+from foodclf.models.net import create_model, default_data_config
+from foodclf.loadtest.profiles import Stage, parse_duration
+from foodclf.training.runs import load_run, write_run_files
+from foodclf.serve.server import MALLOC_ENV, MALLOC_TUNABLES, TorchServe
+from foodclf.data.transforms import EvalPreset
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
 # Each saturated measurement starts with this long uncounted: the users start and the first
@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="tuned: foodclf's allocator setting on both sides (what serving uses); "
                         "default: glibc's own")
     p.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of serve/config.properties, e.g. 'vmargs=' for the JVM's own "
+                   help="override a key of foodclf/serve/config.properties, e.g. 'vmargs=' for the JVM's own "
                         "flags or number_of_netty_threads=1 (repeatable)")
     p.add_argument("--out", help="write the figures to this JSON file")
     return p.parse_args(argv)

@@ -17,9 +17,9 @@ from lightning.pytorch.callbacks import Callback
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from foodclf.classifier import FoodClassifier
-from foodclf.finetuning import PhaseFreezing
-from foodclf.models import create_model
+from foodclf.training.classifier import FoodClassifier
+from foodclf.training.finetuning import PhaseFreezing
+from foodclf.models.net import create_model
 
 
 class _SteadyTimer(Callback):

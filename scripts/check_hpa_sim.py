@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from foodclf.archive import archive_run
+from foodclf.serve.archive import archive_run
 from foodclf.cli import run_cli
 from foodclf.errors import FoodclfError
-from foodclf.hpa import capacity_drift, capacity_from_loadtest, compare_with_loadtest, mean_capacity
+from foodclf.deploy.hpa import capacity_drift, capacity_from_loadtest, compare_with_loadtest, mean_capacity
 from foodclf.io import atomic_write_json
-from foodclf.loadtest import run_capacity, run_loadtest
-from foodclf.profiles import make_stage, parse_duration
-from foodclf.sample import draw_sample
-from foodclf.serving import TorchServe
+from foodclf.loadtest.runner import run_capacity, run_loadtest
+from foodclf.loadtest.profiles import make_stage, parse_duration
+from foodclf.data.sample import draw_sample
+from foodclf.serve.server import TorchServe
 
 
 def parse_stage(text: str) -> tuple[int, float]:

@@ -9,8 +9,8 @@ import json
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.compare import compare
-from foodclf.criteria import DEFAULT_CRITERIA
+from foodclf.report.compare import compare
+from foodclf.report.criteria import DEFAULT_CRITERIA
 
 
 def main(argv=None) -> int:

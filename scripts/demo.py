@@ -19,20 +19,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from foodclf.archive import archive_run
+from foodclf.serve.archive import archive_run
 from foodclf.cli import run_cli
-from foodclf.compare import compare
-from foodclf.datasets import list_split
-from foodclf.evaluation import evaluate, format_summary as metrics_summary
-from foodclf.export import export_variants
-from foodclf.hpa import SimulationSettings, format_table, load_capacity, simulate, write_simulation
-from foodclf.loadtest import format_summary as loadtest_summary, run_capacity, run_loadtest
-from foodclf.manifests import load_deployment
-from foodclf.profiles import Stage, parse_profile
-from foodclf.runs import load_run
-from foodclf.sample import make_sample
-from foodclf.serving import TorchServe
-from foodclf.training import TrainConfig, train
+from foodclf.report.compare import compare
+from foodclf.data.datasets import list_split
+from foodclf.evaluation.optimizing import evaluate, format_summary as metrics_summary
+from foodclf.export.variants import export_variants
+from foodclf.deploy.hpa import SimulationSettings, format_table, load_capacity, simulate, write_simulation
+from foodclf.loadtest.runner import format_summary as loadtest_summary, run_capacity, run_loadtest
+from foodclf.deploy.manifests import load_deployment
+from foodclf.loadtest.profiles import Stage, parse_profile
+from foodclf.training.runs import load_run
+from foodclf.data.sample import make_sample
+from foodclf.serve.server import TorchServe
+from foodclf.training.recipe import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
@@ -45,7 +45,7 @@ SAMPLE_SETTINGS = {
         "mobilenet_v2": dict(weights="none", image_size=64, epochs=8, batch_size=32),
         "vgg16": dict(weights="none", image_size=32, epochs=6, batch_size=32, lr=1e-4),
     },
-    "variants": ("int8",),             # optimised variants exported next to each model (foodclf.export)
+    "variants": ("int8",),             # optimised variants exported next to each model (foodclf.export.variants)
     "workers": 1,                      # TorchServe workers per model: six models share two cores here
     "threads": 1,                      # torch threads per worker (two stall when another process holds a core)
     "request_size": 512,               # the load-test photo's side, in pixels

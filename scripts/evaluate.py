@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.evaluation import METRICS_FILE, evaluate, format_summary
-from foodclf.operational import THROUGHPUT_RUNS
+from foodclf.evaluation.optimizing import METRICS_FILE, evaluate, format_summary
+from foodclf.evaluation.operational import THROUGHPUT_RUNS
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,8 +14,8 @@ import logging
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.evaluation import format_summary, load_metrics
-from foodclf.export import DEFAULT_CALIBRATION_IMAGES, FORMATS, ExportError, export_variants
+from foodclf.evaluation.optimizing import format_summary, load_metrics
+from foodclf.export.variants import DEFAULT_CALIBRATION_IMAGES, FORMATS, ExportError, export_variants
 
 
 def parse_args(argv=None) -> argparse.Namespace:

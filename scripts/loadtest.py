@@ -14,8 +14,8 @@ import argparse
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.loadtest import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, format_summary, run_capacity, run_loadtest
-from foodclf.profiles import Stage, parse_duration
+from foodclf.loadtest.runner import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, format_summary, run_capacity, run_loadtest
+from foodclf.loadtest.profiles import Stage, parse_duration
 
 
 def _levels(text: str) -> list[int]:

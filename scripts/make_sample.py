@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.sample import DEFAULT_COUNTS, make_sample
+from foodclf.data.sample import DEFAULT_COUNTS, make_sample
 
 
 def main(argv=None) -> int:

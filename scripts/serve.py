@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run TorchServe in the foreground with the repository's serve/config.properties.
+"""Run TorchServe in the foreground with the repository's foodclf/serve/config.properties.
 
   python scripts/serve.py --models mobilenet_v2=mobilenet_v2.mar
   python scripts/serve.py --models vgg16.mar mobilenet_v2.mar --model-store model-store
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from foodclf.cli import run_cli
-from foodclf.serving import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, check_models, parse_models, read_properties,
+from foodclf.serve.server import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, check_models, parse_models, read_properties,
                              serving_env, stop_command, torchserve_command)
 
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from foodclf.cli import run_cli
-from foodclf.hpa import Cluster, SimulationSettings, format_table, load_capacity, simulate, write_simulation
-from foodclf.manifests import load_deployment, parse_cpu, parse_memory
-from foodclf.profiles import parse_profile
+from foodclf.deploy.hpa import Cluster, SimulationSettings, format_table, load_capacity, simulate, write_simulation
+from foodclf.deploy.manifests import load_deployment, parse_cpu, parse_memory
+from foodclf.loadtest.profiles import parse_profile
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]

@@ -9,9 +9,9 @@ import argparse
 import sys
 from dataclasses import fields
 
-from foodclf.backbones import list_backbones
+from foodclf.models.backbones import list_backbones
 from foodclf.cli import run_cli
-from foodclf.training import UNFREEZE_CHOICES, TrainConfig, train
+from foodclf.training.recipe import UNFREEZE_CHOICES, TrainConfig, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not f.default_factory}
 

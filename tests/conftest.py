@@ -19,7 +19,7 @@ def sample_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_run(sample_data, tmp_path_factory):
-    """A baseline model trained for 6 epochs at 32 px: a complete run directory (foodclf.runs.Run)."""
+    """A baseline model trained for 6 epochs at 32 px: a complete run directory (foodclf.training.runs.Run)."""
     out = tmp_path_factory.mktemp("runs") / "baseline"
     config = TrainConfig(data=str(sample_data), out=str(out), backbone="baseline", weights="none",
                          epochs=6, image_size=32, batch_size=16, workers=0, progress=False)

@@ -1,4 +1,4 @@
-"""scripts/archive.py and foodclf.archive: what goes into NAME.mar, and clear failures."""
+"""scripts/archive.py and foodclf.serve.archive: what goes into NAME.mar, and clear failures."""
 import importlib
 import json
 import shutil
@@ -12,7 +12,7 @@ import torch
 import yaml
 from ts.utils.util import list_classes_from_module
 
-from foodclf.archive import ArchiveError, archive_run
+from foodclf.serve.archive import ArchiveError, archive_run
 from foodclf.errors import RunDirError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from foodclf.compare import build_candidates, compare, pair_figure, read_run
-from foodclf.criteria import DEFAULT_CRITERIA, load_criteria
+from foodclf.report.compare import build_candidates, compare, pair_figure, read_run
+from foodclf.report.criteria import DEFAULT_CRITERIA, load_criteria
 from foodclf.errors import RunDirError, SchemaError
 
 CLASSES = ["Bread", "Dairy product", "Dessert", "Egg", "Fried food", "Meat", "Noodles/Pasta", "Rice",

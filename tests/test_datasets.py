@@ -4,9 +4,9 @@ import shutil
 import pytest
 from PIL import Image
 
-from foodclf.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
-from foodclf.datamodule import FoodDataModule, discover_classes
-from foodclf.data_config import DataConfig
+from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
+from foodclf.data.datamodule import FoodDataModule, discover_classes
+from foodclf.data.data_config import DataConfig
 from foodclf.errors import DatasetError
 
 

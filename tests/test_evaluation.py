@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from foodclf.datamodule import FoodDataModule
+from foodclf.data.datamodule import FoodDataModule
 from foodclf.errors import DatasetError, RunDirError, SchemaError
-from foodclf.evaluation import (
+from foodclf.evaluation.optimizing import (
     CONFUSION_MATRIX_FILE, METRICS_FILE, evaluate, evaluate_predictor, format_summary, load_eager_predictor,
     load_metrics, metrics_json, optimizing_metrics,
 )
-from foodclf.runs import REQUIRED_FILES, load_run
+from foodclf.training.runs import REQUIRED_FILES, load_run
 
 # A fixed prediction set: 8 images of classes A, B, C; D is predicted once but never appears,
 # E neither appears nor is predicted. The predicted class gets probability 0.6, the others 0.1.

@@ -1,4 +1,4 @@
-"""foodclf.export: every variant of the trained run is a run-like candidate folder whose predictions
+"""foodclf.export.variants: every variant of the trained run is a run-like candidate folder whose predictions
 agree with the eager model within its documented tolerance, an evaluated variant is a candidate
 for the comparison, a variant that cannot be built is reported (never skipped), and every archive
 serves through one real TorchServe with the eager archive's answers."""
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from foodclf.compare import read_run
-from foodclf.datasets import FoodImageDataset, list_split
-from foodclf.evaluation import load_metrics
-from foodclf.export import (FORMATS, TOLERANCES, VARIANT_FILE, ExportError, evaluate_variant, export_variants,
+from foodclf.report.compare import read_run
+from foodclf.data.datasets import FoodImageDataset, list_split
+from foodclf.evaluation.optimizing import load_metrics
+from foodclf.export.variants import (FORMATS, TOLERANCES, VARIANT_FILE, ExportError, evaluate_variant, export_variants,
                             variant_dir)
-from foodclf.predictors import MODEL_FILES, load_predictor, model_files
-from foodclf.runs import REQUIRED_FILES
-from foodclf.transforms import EvalPreset
+from foodclf.models.predictors import MODEL_FILES, load_predictor, model_files
+from foodclf.training.runs import REQUIRED_FILES
+from foodclf.data.transforms import EvalPreset
 from test_serving import probabilities, put  # shared request helpers
 
 CALIBRATION_IMAGES = 64
@@ -134,8 +134,8 @@ def test_script_prints_one_line_for_a_missing_run(tmp_path, capsys, load_script)
 @pytest.fixture(scope="module")
 def served(exported, tmp_path_factory):
     """One TorchServe serving every variant's archive (named after its folder)."""
-    from foodclf.archive import archive_run
-    from foodclf.serving import TorchServe
+    from foodclf.serve.archive import archive_run
+    from foodclf.serve.server import TorchServe
 
     store = tmp_path_factory.mktemp("export-store")
     names = {}

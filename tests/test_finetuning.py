@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from foodclf.classifier import FoodClassifier
-from foodclf.data_config import DataConfig
-from foodclf.datamodule import FoodDataModule
-from foodclf.finetuning import PhaseFreezing
+from foodclf.training.classifier import FoodClassifier
+from foodclf.data.data_config import DataConfig
+from foodclf.data.datamodule import FoodDataModule
+from foodclf.training.finetuning import PhaseFreezing
 
 
 def _trainable(module):

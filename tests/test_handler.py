@@ -13,9 +13,9 @@ from PIL import Image
 from ts.model_loader import TsModelLoader
 from ts.service import Service
 
-from foodclf.archive import archive_run
-from foodclf.images import open_rgb
-from foodclf.transforms import EvalPreset
+from foodclf.serve.archive import archive_run
+from foodclf.data.images import open_rgb
+from foodclf.data.transforms import EvalPreset
 
 
 # ---- images, good and bad (also used by test_serving.py) --------------------------------

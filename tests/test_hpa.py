@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from foodclf.errors import SchemaError
-from foodclf.hpa import (IGNORED, MISSING, READY, UNREADY, Cluster, ControllerState,
+from foodclf.deploy.hpa import (IGNORED, MISSING, READY, UNREADY, Cluster, ControllerState,
                          Capacity, CapacityPoint, PodView, SimulationError, SimulationSettings, capacity_drift,
                          capacity_from_loadtest, classify_pod, mean_capacity,
                          compare_with_loadtest, format_table, load_capacity, load_simulation, place_pod,
                          rate_limited, ready_delay_s, reconcile, replica_proposal, served_rate, simulate, stabilize,
                          utilization_percent, write_simulation)
-from foodclf.manifests import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DeploymentSpec, Probe, fixed_replicas, load_deployment
-from foodclf.profiles import Stage, parse_profile
+from foodclf.deploy.manifests import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DeploymentSpec, Probe, fixed_replicas, load_deployment
+from foodclf.loadtest.profiles import Stage, parse_profile
 
 REPO = Path(__file__).resolve().parents[1]
 UP, DOWN = DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN
@@ -174,7 +174,7 @@ def capacity_rows(rates=(6.0, 7.2, 7.45, 7.5, 7.5), cpu_per_rate=0.26, rss=900.0
 
 
 def loadtest_doc(stages: list[dict], capacity: list[dict] | None = None, model: str = "tiny") -> dict:
-    """A complete loadtest.json as foodclf.loadtest writes it."""
+    """A complete loadtest.json as foodclf.loadtest.runner writes it."""
     def stage(i, s):
         return {"index": i, "duration_s": s["duration_s"], "users": s["users"], "delay_s": s["delay_s"],
                 "successes": s.get("successes", 100), "failures": 0, "availability": 1.0,
@@ -369,7 +369,7 @@ def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, c
     """The reality check end to end, briefly: real TorchServe, real locust, then the simulation.
     Only that it measures and compares is asserted; the 15 % figure needs a quiet machine and
     minutes of load (docs/kubernetes.md)."""
-    pytest.importorskip("foodclf.serving")
+    pytest.importorskip("foodclf.serve.server")
     script = load_script("check_hpa_sim")
     code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
                         "--stage-duration", "4s", "--out", str(tmp_path)])

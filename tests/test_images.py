@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from foodclf.images import ImageDecodeError, open_rgb
+from foodclf.data.images import ImageDecodeError, open_rgb
 
 
 def _bytes(image, fmt, **kw):

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests, the image's TorchServe config and foodclf.manifests.
+"""The Kubernetes manifests, the image's TorchServe config and foodclf.deploy.manifests.
 
 The manifests are validated offline against Kubernetes' own schemas (kubernetes-validate ships
 them), then their cross-references are checked: the things kubectl would accept but that would
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from foodclf.errors import SchemaError
-from foodclf.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, load_deployment, parse_quantity,
+from foodclf.deploy.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, load_deployment, parse_quantity,
                                read_documents)
-from foodclf.serving import DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, read_properties
+from foodclf.serve.server import DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, read_properties
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
@@ -134,7 +134,7 @@ def test_load_deployment_reads_the_reports_figures():
 
 def test_the_image_config_is_the_serving_config_with_three_keys_changed():
     image = read_properties(K8S / "config.properties")
-    local = read_properties(REPO / "serve" / "config.properties")
+    local = read_properties(DEFAULT_CONFIG)
     changed = {k for k in image.keys() | local.keys() if image.get(k) != local.get(k)}
     assert changed <= {"inference_address", "model_store", "load_models"}
     assert image["inference_address"] == "http://0.0.0.0:8080"
@@ -158,13 +158,13 @@ def test_the_dockerfile_uses_that_config_and_a_model_store_archive():
 def test_the_image_serves_with_the_allocator_setting_and_log_config_of_foodclf_serving():
     text = (K8S / "Dockerfile").read_text()
     assert f"ENV {MALLOC_ENV}={MALLOC_TUNABLES}\n" in text
-    assert "COPY --chown=model-server:model-server serve/log4j2.xml /home/model-server/log4j2.xml" in text
+    assert "COPY --chown=model-server:model-server foodclf/serve/log4j2.xml /home/model-server/log4j2.xml" in text
     assert '"--log-config", "/home/model-server/log4j2.xml"' in text
-    assert "!serve/log4j2.xml" in (K8S / "Dockerfile.dockerignore").read_text().split()
-    assert DEFAULT_LOG_CONFIG.relative_to(REPO).as_posix() == "serve/log4j2.xml"
+    assert "!foodclf/serve/log4j2.xml" in (K8S / "Dockerfile.dockerignore").read_text().split()
+    assert DEFAULT_LOG_CONFIG.relative_to(REPO).as_posix() == "foodclf/serve/log4j2.xml"
 
 
-# ---- foodclf.manifests on hand-written files ------------------------------------------------
+# ---- foodclf.deploy.manifests on hand-written files ------------------------------------------------
 REPORT_STYLE = """
 apiVersion: autoscaling/v1
 kind: HorizontalPodAutoscaler

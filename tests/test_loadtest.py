@@ -1,4 +1,4 @@
-"""foodclf.loadtest and foodclf.profiles: formulas by hand, real locust against real servers.
+"""foodclf.loadtest.runner and foodclf.loadtest.profiles: formulas by hand, real locust against real servers.
 
 The local servers here are http.server threads on 127.0.0.1 free ports (200 or 500 answers),
 plus a port nobody listens on; the TorchServe tests at the end serve a real model. Every load
@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from foodclf.errors import FoodclfError, SchemaError
-from foodclf.loadtest import (
+from foodclf.loadtest.runner import (
     client_cpu_cores, combine_stages, failure_kind, format_summary, load_loadtest, run_capacity, run_loadtest,
     summarize, warn_if_client_saturated,
 )
-from foodclf.profiles import CHALLENGE_PROFILE, Stage, parse_duration, parse_profile, total_duration
+from foodclf.loadtest.profiles import CHALLENGE_PROFILE, Stage, parse_duration, parse_profile, total_duration
 
 
 # ---------------------------------------------------------------- local servers
@@ -185,7 +185,7 @@ def test_client_cpu_is_per_stage_and_a_saturated_client_is_a_warning(caplog):
     assert [client_cpu_cores(raw, 0, 1), client_cpu_cores(raw, 1, 2)] == [0.5, 0.9]
     assert client_cpu_cores(raw, 0, 2) == pytest.approx(2.3 / 3)
     assert client_cpu_cores({"stage_starts": [0.0], "end": 1.0}, 0, 1) is None  # an older child: unknown
-    with caplog.at_level("WARNING", logger="foodclf.loadtest"):
+    with caplog.at_level("WARNING", logger="foodclf.loadtest.runner"):
         warn_if_client_saturated([{"index": 1, "client_cpu_cores": 0.5}, {"index": 2, "client_cpu_cores": 0.9},
                                   {"index": 3, "client_cpu_cores": None}])
     assert [r.getMessage().split(";")[0] for r in caplog.records] == ["stage 2: the load generator used 0.90 cores"]
@@ -269,9 +269,9 @@ def _untrained_run(run_dir):
     """A complete run directory with random weights (the load test needs answers, not accuracy)."""
     import torch
 
-    from foodclf.datasets import FOOD11_CLASSES
-    from foodclf.models import create_model, default_data_config
-    from foodclf.runs import write_run_files
+    from foodclf.data.datasets import FOOD11_CLASSES
+    from foodclf.models.net import create_model, default_data_config
+    from foodclf.training.runs import write_run_files
 
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.save(create_model("baseline", 11).state_dict(), run_dir / "model.pt")
@@ -282,8 +282,8 @@ def _untrained_run(run_dir):
 @pytest.fixture(scope="module")
 def torchserve(tmp_path_factory):
     """A random-weights baseline model archived and served by TorchServe on free loopback ports."""
-    serving = pytest.importorskip("foodclf.serving")
-    archive = pytest.importorskip("foodclf.archive")
+    serving = pytest.importorskip("foodclf.serve.server")
+    archive = pytest.importorskip("foodclf.serve.archive")
     run_dir = _untrained_run(tmp_path_factory.mktemp("run") / "food")
     store = tmp_path_factory.mktemp("model-store")
     archive.archive_run(run_dir, "food", store, batch_size=1, workers=1, threads=1)

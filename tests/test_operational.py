@@ -6,7 +6,7 @@ import platform
 import pytest
 import torch
 
-from foodclf.operational import (
+from foodclf.evaluation.operational import (
     LATENCY_WARMUP, BYTES_PER_MB, disk_mb, machine_info, measure_latency, measure_memory, measure_throughput,
 )
 

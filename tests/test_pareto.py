@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from foodclf.pareto import dominates, normalized_scores, pareto, recommend_pair
+from foodclf.report.pareto import dominates, normalized_scores, pareto, recommend_pair
 
 ACC_MEM = {"acc": "higher", "mem": "lower"}
 

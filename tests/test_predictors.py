@@ -1,4 +1,4 @@
-"""foodclf.predictors: a model directory's file picks its runtime, every runtime gives the eager
+"""foodclf.models.predictors: a model directory's file picks its runtime, every runtime gives the eager
 model's logits, and a directory that cannot be loaded says which file is wrong and what to do."""
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from foodclf.errors import RunDirError
-from foodclf.export import convert_openvino, export_onnx
-from foodclf.models import FoodNet
-from foodclf.predictors import (MODEL_FILES, OnnxRuntimePredictor, OpenVinoPredictor, find_model,
+from foodclf.export.variants import convert_openvino, export_onnx
+from foodclf.models.net import FoodNet
+from foodclf.models.predictors import (MODEL_FILES, OnnxRuntimePredictor, OpenVinoPredictor, find_model,
                                 load_predictor)
-from foodclf.runs import CLASSES_FILE, DATA_CONFIG_FILE, REQUIRED_FILES
+from foodclf.training.runs import CLASSES_FILE, DATA_CONFIG_FILE, REQUIRED_FILES
 
 # fp32 runtimes reorder float sums: logits agree to far better than this (measured ~1e-6).
 FP32_ATOL = 1e-4

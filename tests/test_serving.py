@@ -17,8 +17,8 @@ import pytest
 import requests
 import torch
 
-from foodclf.archive import archive_run
-from foodclf.serving import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
+from foodclf.serve.archive import archive_run
+from foodclf.serve.server import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
                              TorchServe, load_failures, parse_models, read_properties, serving_env,
                              torchserve_command, write_properties)
 from test_handler import bad_images, good_images, in_process_probabilities  # shared image builders

@@ -10,10 +10,10 @@ from lightning.pytorch.callbacks import Callback
 from PIL import Image
 
 from foodclf import TrainConfig, load_run, train
-from foodclf.datasets import FoodImageDataset, list_split
+from foodclf.data.datasets import FoodImageDataset, list_split
 from foodclf.errors import RunDirError
-from foodclf.models import create_model
-from foodclf.transforms import EvalPreset
+from foodclf.models.net import create_model
+from foodclf.data.transforms import EvalPreset
 
 REPO = Path(__file__).resolve().parents[1]
 

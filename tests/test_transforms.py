@@ -1,8 +1,8 @@
 import torch
 from PIL import Image
 
-from foodclf.data_config import DataConfig
-from foodclf.transforms import EvalPreset, RandomAnisotropicZoom, TrainPreset
+from foodclf.data.data_config import DataConfig
+from foodclf.data.transforms import EvalPreset, RandomAnisotropicZoom, TrainPreset
 
 CONFIG = DataConfig("baseline", 11, image_size=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 

@@ -10,7 +10,7 @@ Each criterion reads its value per candidate kind: ``model`` (one replica: metri
 loadtest.json) and ``deployment`` (model x deployment: metrics.json and
 simulations/<deployment>.json). A source is ``"FILE:dotted.path"`` or
 ``{"file": FILE, "path": "dotted.path", "scale": factor}`` with FILE one of ``metrics``,
-``loadtest``, ``simulation`` or ``derived`` (values foodclf.compare computes: ``bad_class_count``
+``loadtest``, ``simulation`` or ``derived`` (values foodclf.report.compare computes: ``bad_class_count``
 under the chosen threshold). A kind without a source leaves that column empty.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from foodclf.errors import SchemaError
-from foodclf.pareto import DIRECTIONS
+from foodclf.report.pareto import DIRECTIONS
 
 FILES = ("metrics", "loadtest", "simulation", "derived")
 GROUPS = ("optimizing", "operational")

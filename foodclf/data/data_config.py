@@ -6,7 +6,7 @@ Schema of ``data_config.json`` (version 1)::
 
     {
       "schema_version": 1,
-      "backbone": "mobilenet_v2",        # registry name, see foodclf.backbones
+      "backbone": "mobilenet_v2",        # registry name, see foodclf.models.backbones
       "num_classes": 11,
       "image_size": 224,                  # images are resized to image_size x image_size (Keras-style squash)
       "interpolation": "bilinear",        # bilinear | bicubic | nearest

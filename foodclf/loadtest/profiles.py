@@ -2,7 +2,7 @@
 
 A stage runs ``users`` closed-loop users for ``duration_s`` seconds; each user waits a random
 time between 0 and ``delay_s`` seconds before each request (siege's ``-c`` and ``-d``). The
-load test (foodclf.loadtest) drives a real server through these stages and the HPA simulation
+load test (foodclf.loadtest.runner) drives a real server through these stages and the HPA simulation
 replays the same stages against a model of the cluster, so both import ``CHALLENGE_PROFILE``
 from here.
 

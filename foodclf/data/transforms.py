@@ -19,7 +19,7 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
-from foodclf.data_config import DataConfig
+from foodclf.data.data_config import DataConfig
 
 INTERPOLATION_MODES = {
     "bilinear": InterpolationMode.BILINEAR,
@@ -113,7 +113,7 @@ class EvalPreset:
         """What the TorchServe handler feeds the model for one request's bytes: open_rgb's checks,
         and a JPEG at least twice the model's size decoded in draft mode (scaled down by libjpeg,
         never below the model's size; docs/export.md gives the tolerance against a full decode)."""
-        from foodclf.images import open_rgb
+        from foodclf.data.images import open_rgb
 
         size = (self.image_size, self.image_size)
         return self(open_rgb(data, max_pixels=max_pixels, min_side=min_side, draft_size=size))

@@ -19,12 +19,12 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
-from foodclf.classifier import FoodClassifier
-from foodclf.datamodule import FoodDataModule, discover_classes
+from foodclf.training.classifier import FoodClassifier
+from foodclf.data.datamodule import FoodDataModule, discover_classes
 from foodclf.errors import FoodclfError, RunDirError
-from foodclf.finetuning import PhaseFreezing
-from foodclf.models import create_model, default_data_config
-from foodclf.runs import MODEL_FILE, Run, export_checkpoint, load_run, read_config, write_run_files
+from foodclf.training.finetuning import PhaseFreezing
+from foodclf.models.net import create_model, default_data_config
+from foodclf.training.runs import MODEL_FILE, Run, export_checkpoint, load_run, read_config, write_run_files
 
 log = logging.getLogger(__name__)
 

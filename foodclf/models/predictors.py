@@ -1,8 +1,8 @@
 """Loading a model directory into a ``Predictor``: a callable from a batch of preprocessed images
 (a float tensor (N, 3, H, W), prepared with the directory's data_config.json) to logits (N, classes).
 
-A model directory is a run directory (foodclf.runs) or an exported variant laid out the same way
-(foodclf.export). Its model file says which runtime runs it:
+A model directory is a run directory (foodclf.training.runs) or an exported variant laid out the same way
+(foodclf.export.variants). Its model file says which runtime runs it:
 
     model.pt                 eager          PyTorch FoodNet (a state_dict + data_config.json)
     model.onnx               onnx           ONNX Runtime, fp32
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from foodclf.errors import RunDirError
-from foodclf.operational import Predictor
+from foodclf.evaluation.operational import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> 
     threads = threads or torch.get_num_threads()
     variant, model_file = find_model(model_dir)
     if variant == EAGER:
-        from foodclf.runs import load_run  # runs imports models; keep this module light for the handler
+        from foodclf.training.runs import load_run  # runs imports models; keep this module light for the handler
         return load_run(model_dir).load_model()
     for file in model_files(model_file):
         if not file.is_file():

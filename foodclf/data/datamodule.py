@@ -8,10 +8,10 @@ from pathlib import Path
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader
 
-from foodclf.data_config import DataConfig
-from foodclf.datasets import FoodImageDataset, SplitListing, list_split
+from foodclf.data.data_config import DataConfig
+from foodclf.data.datasets import FoodImageDataset, SplitListing, list_split
 from foodclf.errors import DatasetError
-from foodclf.transforms import EvalPreset, TrainPreset
+from foodclf.data.transforms import EvalPreset, TrainPreset
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,13 @@ model-config.yaml::
       run_dir: /abs/run
       variant: eager         # or the exported variant's format (below)
 
-An exported variant folder (foodclf.export, RUN_DIR/variants/<run>-<format>/) is archived the
+An exported variant folder (foodclf.export.variants, RUN_DIR/variants/<run>-<format>/) is archived the
 same way: its model file(s) (model.onnx, model.int8.onnx, model.xml + model.bin, ...) take the
-place of model.pt and food_model.py, and the handler runs them through foodclf.predictors.
+place of model.pt and food_model.py, and the handler runs them through foodclf.models.predictors.
 """
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import os
 import re
@@ -46,18 +47,20 @@ from typing import Sequence
 import yaml
 
 from foodclf.errors import FoodclfError
-from foodclf.images import DEFAULT_MAX_PIXELS
+from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
-from foodclf.data_config import DataConfig
+from foodclf.data.data_config import DataConfig
 from foodclf.io import read_json
-from foodclf.predictors import EAGER, find_model, load_predictor, model_files
-from foodclf.runs import CLASSES_FILE, DATA_CONFIG_FILE, load_run
+from foodclf.models.predictors import EAGER, find_model, load_predictor, model_files
+from foodclf.training.runs import CLASSES_FILE, DATA_CONFIG_FILE, load_run
 
 log = logging.getLogger(__name__)
 
-HANDLERS_DIR = Path(__file__).resolve().parents[1] / "handlers"
+# The handler and model class ship inside this package (foodclf/serve/handler.py, model.py) and are
+# packed into the archive under these names; handlers/ in the repository links to the same files.
 HANDLER_FILE = "food_handler.py"
 MODEL_FILE = "food_model.py"
+PACKAGED_SOURCES = {HANDLER_FILE: "handler.py", MODEL_FILE: "model.py"}
 MODEL_CONFIG_FILE = "model-config.yaml"
 INDEX_TO_NAME_FILE = "index_to_name.json"
 # torch-model-archiver's own rule for model names (it also names the URL /predictions/NAME).
@@ -86,7 +89,6 @@ def archive_run(
     workers: int = DEFAULT_WORKERS,
     threads: int = 0,
     response_timeout: int = DEFAULT_RESPONSE_TIMEOUT_S,
-    handlers_dir: str | os.PathLike = HANDLERS_DIR,
 ) -> Path:
     """Write ``export_path/NAME.mar`` for the run in ``run_dir`` and return its path.
 
@@ -96,10 +98,6 @@ def archive_run(
     """
     check_options(name, batch_size, max_batch_delay, workers, threads, response_timeout)
     run = load_archivable(run_dir)  # a run (model.pt checked) or an exported variant (loaded once)
-    handlers_dir = Path(handlers_dir)
-    for file in (HANDLER_FILE, MODEL_FILE):
-        if not (handlers_dir / file).is_file():
-            raise ArchiveError(f"{handlers_dir / file}: handler file not found; pass the repository's handlers/ folder")
     export_path = Path(export_path)
     export_path.mkdir(parents=True, exist_ok=True)
     target = export_path / f"{name}.mar"
@@ -107,6 +105,7 @@ def archive_run(
         staging = Path(staging)
         files = staging / "files"
         files.mkdir()
+        copy_handler_sources(files)
         atomic_write_json(files / INDEX_TO_NAME_FILE, {str(i): c for i, c in enumerate(run.classes)})
         shutil.copy2(run.run_dir / DATA_CONFIG_FILE, files / DATA_CONFIG_FILE)
         model_config = {
@@ -118,7 +117,7 @@ def archive_run(
                         "variant": run.variant},
         }
         (files / MODEL_CONFIG_FILE).write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
-        run_archiver(name, run.model_path, handlers_dir, files, staging, model_file=run.variant == EAGER,
+        run_archiver(name, run.model_path, files, staging, model_file=run.variant == EAGER,
                      extra_files=run.extra_files)
         os.replace(staging / f"{name}.mar", target)
     log.info("archived %s as %s (batch %d, delay %d ms, %d workers)", run.run_dir, target,
@@ -139,7 +138,7 @@ class Archivable:
 
 
 def load_archivable(run_dir: str | os.PathLike) -> Archivable:
-    """A run directory, or a variant folder written by foodclf.export (laid out like a run, with its
+    """A run directory, or a variant folder written by foodclf.export.variants (laid out like a run, with its
     own model file). The model is loaded once here, so a bad one fails now, not in a worker."""
     run_dir = Path(run_dir)
     variant = variant_model(run_dir)
@@ -175,7 +174,14 @@ def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int
             raise ArchiveError(f"{option} must be at least {low}, got {value}")
 
 
-def run_archiver(name: str, model_path: Path, handlers_dir: Path, files: Path, staging: Path,
+def copy_handler_sources(files: Path) -> None:
+    """The package's handler and model class, under the names the archive gives them."""
+    package = importlib.resources.files("foodclf.serve")
+    for archived, source in PACKAGED_SOURCES.items():
+        (files / archived).write_bytes(package.joinpath(source).read_bytes())
+
+
+def run_archiver(name: str, model_path: Path, files: Path, staging: Path,
                  model_file: bool = True, extra_files: Sequence[Path] = ()) -> None:
     """torch-model-archiver, in a subprocess whose temp dir is ``staging``.
 
@@ -187,9 +193,9 @@ def run_archiver(name: str, model_path: Path, handlers_dir: Path, files: Path, s
     command = [
         sys.executable, "-m", "model_archiver.model_packaging",
         "--model-name", name, "--version", "1.0",
-        *(["--model-file", str(handlers_dir / MODEL_FILE)] if model_file else []),
+        *(["--model-file", str(files / MODEL_FILE)] if model_file else []),
         "--serialized-file", str(model_path),
-        "--handler", str(handlers_dir / HANDLER_FILE),
+        "--handler", str(files / HANDLER_FILE),
         "--extra-files", ",".join([str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE)]
                                   + [str(f) for f in extra_files]),
         "--config-file", str(files / MODEL_CONFIG_FILE),

@@ -2,7 +2,7 @@
 
 It owns the loss, the metrics it logs and the optimiser: Adam with the report's Keras
 ``ExponentialDecay`` (lr * rate ** (step / decay_steps), applied every optimizer step).
-Freezing belongs to foodclf.finetuning.PhaseFreezing, not here.
+Freezing belongs to foodclf.training.finetuning.PhaseFreezing, not here.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from foodclf.models import create_model
+from foodclf.models.net import create_model
 
 
 class FoodClassifier(pl.LightningModule):

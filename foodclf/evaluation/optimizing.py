@@ -1,5 +1,5 @@
 """Evaluation: how well a model classifies a split (the report's *optimizing* metrics) and what it
-costs to run (*operational* metrics, see foodclf.operational), written to ``metrics.json`` and
+costs to run (*operational* metrics, see foodclf.evaluation.operational), written to ``metrics.json`` and
 ``confusion_matrix.png`` in the run directory.
 
 The model is reached only through a ``Predictor`` (a batch of preprocessed images -> logits) and
@@ -36,17 +36,17 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from foodclf.data_config import DataConfig
-from foodclf.datasets import FoodImageDataset, SplitListing, list_split
+from foodclf.data.data_config import DataConfig
+from foodclf.data.datasets import FoodImageDataset, SplitListing, list_split
 from foodclf.errors import DatasetError, FoodclfError, RunDirError, SchemaError
 from foodclf.io import atomic_save, atomic_write_text, read_json, require_fields
-from foodclf.models import count_parameters
-from foodclf.operational import (
+from foodclf.models.net import count_parameters
+from foodclf.evaluation.operational import (
     THROUGHPUT_RUNS, MachineInfo, OperationalMetrics, Predictor, disk_mb, machine_info, measure_latency,
     measure_memory, measure_throughput,
 )
-from foodclf.runs import load_run
-from foodclf.transforms import EvalPreset
+from foodclf.training.runs import load_run
+from foodclf.data.transforms import EvalPreset
 
 log = logging.getLogger(__name__)
 

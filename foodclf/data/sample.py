@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from foodclf.datasets import FOOD11_CLASSES
+from foodclf.data.datasets import FOOD11_CLASSES
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Locust monkey-patches the standard library with gevent as soon as it is imported, which must
 not happen in a process that also holds torch, threads or a TorchServe launcher. So
-foodclf.loadtest writes a spec file and runs this file *by path* in a child process; it imports
+foodclf.loadtest.runner writes a spec file and runs this file *by path* in a child process; it imports
 only the standard library and locust (never the foodclf package), drives the stages and
 writes every completed request to a JSON file that the parent turns into statistics.
 
@@ -34,7 +34,7 @@ from locust import constant, task  # noqa: E402
 from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-log = logging.getLogger("foodclf.locust_child")
+log = logging.getLogger("foodclf.loadtest.locust_child")
 
 # The stage every user is in; its event is set when the stage ends, so a stage change
 # reaches users in the middle of a wait.

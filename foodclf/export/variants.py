@@ -4,11 +4,11 @@
       model.onnx | model.int8.onnx | model.xml + model.bin | model.int8.xml + model.int8.bin
       data_config.json  classes.json   copies of the run's (the same preprocessing, the same classes)
       variant.json      how it was made: format, source run, calibration, library versions
-      metrics.json  confusion_matrix.png   foodclf.evaluation, once evaluated
+      metrics.json  confusion_matrix.png   foodclf.evaluation.optimizing, once evaluated
 
 The folder's name is the candidate name (``metrics.json`` ``model.name``, the archive's name), and
 ``model.variant`` is the format, so the comparison, archive, load-test and HPA stages take a
-variant like any run directory. ``foodclf.predictors.load_predictor`` runs it.
+variant like any run directory. ``foodclf.models.predictors.load_predictor`` runs it.
 
 Formats (see docs/export.md for the measurements behind them):
 
@@ -41,15 +41,15 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from foodclf.data_config import DataConfig
-from foodclf.datasets import FoodImageDataset, list_split
+from foodclf.data.data_config import DataConfig
+from foodclf.data.datasets import FoodImageDataset, list_split
 from foodclf.errors import DatasetError, FoodclfError
-from foodclf.evaluation import evaluate_predictor, write_metrics
-from foodclf.operational import disk_mb
+from foodclf.evaluation.optimizing import evaluate_predictor, write_metrics
+from foodclf.evaluation.operational import disk_mb
 from foodclf.io import atomic_write_json, read_json
-from foodclf.predictors import INPUT_NAME, MODEL_FILES, OUTPUT_NAME, find_model, load_predictor, model_files
-from foodclf.runs import CLASSES_FILE, DATA_CONFIG_FILE, Run, load_run
-from foodclf.transforms import EvalPreset
+from foodclf.models.predictors import INPUT_NAME, MODEL_FILES, OUTPUT_NAME, find_model, load_predictor, model_files
+from foodclf.training.runs import CLASSES_FILE, DATA_CONFIG_FILE, Run, load_run
+from foodclf.data.transforms import EvalPreset
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def calibration_or_zeros(calibration: Calibration | None, data_config: DataConfi
 # ----------------------------------------------------------------------------- evaluating
 
 def evaluate_variant(out: str | os.PathLike, data_dir: str | os.PathLike, threads: int | None = None, **options):
-    """Evaluate a variant folder like a run (foodclf.evaluation): writes its metrics.json and
+    """Evaluate a variant folder like a run (foodclf.evaluation.optimizing): writes its metrics.json and
     returns the Metrics. ``options`` are evaluate_predictor's (split, batch_size, latency_runs, ...)."""
     out = Path(out)
     variant, model_file = find_model(out)

@@ -1,6 +1,6 @@
 """Starting and stopping a real TorchServe: for tests, benchmarks, load tests and the demo.
 
-    from foodclf.serving import TorchServe
+    from foodclf.serve.server import TorchServe
 
     with TorchServe("model-store", models={"food": "food.mar"}, workdir="runs/serve") as server:
         requests.post(server.predictions_url("food"), data=jpeg_bytes)
@@ -14,6 +14,7 @@ file and worker sockets), so several can run side by side.
 from __future__ import annotations
 
 import json
+import importlib.resources
 import logging
 import os
 import shutil
@@ -34,10 +35,11 @@ from foodclf.errors import FoodclfError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO_ROOT / "serve" / "config.properties"
+# config.properties and log4j2.xml ship inside the package, beside this module (a wheel installs them).
+PACKAGE_DIR = Path(str(importlib.resources.files("foodclf.serve")))
+DEFAULT_CONFIG = PACKAGE_DIR / "config.properties"
 # The frontend's logging: TorchServe's own files, without its lines for every request.
-DEFAULT_LOG_CONFIG = REPO_ROOT / "serve" / "log4j2.xml"
+DEFAULT_LOG_CONFIG = PACKAGE_DIR / "log4j2.xml"
 # glibc's malloc gives every block over 128 KB its own mmap and hands it back on free, so each
 # forward pass page-faults its activations in afresh: a fifth of the CPU went to the kernel.
 # Keeping blocks up to 256 MB in the heap (and trimming it only past 512 MB) served MobileNetV2
@@ -81,7 +83,7 @@ def read_properties(path: str | os.PathLike) -> dict[str, str]:
     """key=value lines of a Java properties file (TorchServe reads no continuation lines)."""
     path = Path(path)
     if not path.is_file():
-        raise ServeError(f"{path}: TorchServe config not found; pass config= or restore serve/config.properties")
+        raise ServeError(f"{path}: TorchServe config not found; pass config= or reinstall foodclf, whose foodclf/serve/ holds the default one")
     props = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -176,11 +178,11 @@ class TorchServe:
         workers: workers per model; None keeps the archive's minWorkers (or the config's
             default_workers_per_model). Given, each worker also gets usable cores // workers
             torch threads ($FOODCLF_TORCH_THREADS) unless ``env`` sets it.
-        config: the base config.properties (default: the repo's serve/config.properties).
+        config: the base config.properties (default: the repo's foodclf/serve/config.properties).
         properties: more config.properties keys to override, e.g. {"job_queue_size": 500}.
         env: extra environment variables for the frontend and its workers (the allocator
             setting, GLIBC_TUNABLES, is added unless this or the environment sets it).
-        log_config: the frontend's log4j2.xml (default: serve/log4j2.xml; None: TorchServe's).
+        log_config: the frontend's log4j2.xml (default: foodclf/serve/log4j2.xml; None: TorchServe's).
         startup_timeout: seconds to wait for /ping and ready workers. A model whose handler fails to
             load in its worker LOAD_ATTEMPTS times stops the start at once, with the reason.
     """

@@ -1,7 +1,7 @@
 """Predict a Kubernetes deployment: the HPA controller, the cluster and siege's users, simulated.
 
     capacity = load_capacity("runs/demo/mobilenet_v2/loadtest.json")    # one replica, measured
-    spec = load_deployment("k8s/deployment_hpa.yaml")                    # foodclf.manifests
+    spec = load_deployment("k8s/deployment_hpa.yaml")                    # foodclf.deploy.manifests
     result = simulate(capacity, spec, parse_profile("challenge"))
     write_simulation(result, "runs/demo/mobilenet_v2/simulations")       # .json .csv .png
 
@@ -13,7 +13,7 @@ What is modelled, and how (docs/kubernetes.md has the reasoning and the limits):
   CPU exceeds the pod's CPU limit, the pod is throttled: CPU = limit and the rate shrinks in
   proportion. A replica holds at most ``queue_size`` requests (TorchServe's job_queue_size);
   more are refused (503).
-* Users are siege's (and foodclf.loadtest's) closed loop: each waits uniform(0, delay) and
+* Users are siege's (and foodclf.loadtest.runner's) closed loop: each waits uniform(0, delay) and
   sends one request, waits for the answer, and again. A stage change redraws the waits of
   users who are waiting; a request counts in the stage in which it completes. A request
   fails when no replica is ready (connection refused), when its replica is full, or when it
@@ -51,9 +51,9 @@ from typing import Any, Iterable, Sequence
 
 from foodclf.errors import FoodclfError, SchemaError
 from foodclf.io import atomic_save, atomic_write_json, atomic_write_text, read_json, require_fields
-from foodclf.loadtest import DEFAULT_TIMEOUT_S, load_loadtest
-from foodclf.manifests import DeploymentSpec, Probe, ScalingRules, fixed_replicas
-from foodclf.profiles import Stage
+from foodclf.loadtest.runner import DEFAULT_TIMEOUT_S, load_loadtest
+from foodclf.deploy.manifests import DeploymentSpec, Probe, ScalingRules, fixed_replicas
+from foodclf.loadtest.profiles import Stage
 
 log = logging.getLogger(__name__)
 
@@ -645,7 +645,7 @@ class _Simulation:
             self.user_request.append(None)
         for user in range(self.users):
             # Waiting users (and newcomers) redraw their wait with the new stage's delay, as
-            # foodclf.loadtest's users do; users with a request in flight keep waiting for it.
+            # foodclf.loadtest.runner's users do; users with a request in flight keep waiting for it.
             if user >= old or self.user_request[user] is None:
                 self._think(user)
         for user in range(self.users, old):

@@ -5,7 +5,7 @@
     print(format_summary(report))
 
 Closed-loop users (locust ``FastHttpUser``, run headless in a child process, see
-foodclf/locust_child.py) POST one photo to the URL through a list of stages (foodclf.profiles).
+foodclf/locust_child.py) POST one photo to the URL through a list of stages (foodclf.loadtest.profiles).
 Every completed request is kept, so the statistics are exact rather than locust's rounded
 buckets. A request belongs to the stage in which it *completed*; requests still in flight when
 the last stage ends are abandoned and not counted. A request succeeds when the server answers
@@ -48,7 +48,7 @@ import psutil
 
 from foodclf.errors import FoodclfError, SchemaError
 from foodclf.io import atomic_write_json, atomic_write_text, read_json, require_fields
-from foodclf.profiles import CHALLENGE_PROFILE, Stage, parse_duration, parse_profile, total_duration
+from foodclf.loadtest.profiles import CHALLENGE_PROFILE, Stage, parse_duration, parse_profile, total_duration
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from typing import Any, Iterable, Sequence
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from foodclf.criteria import Criteria, Criterion, load_criteria
+from foodclf.report.criteria import Criteria, Criterion, load_criteria
 from foodclf.errors import RunDirError
-from foodclf.evaluation import METRICS_FILE, load_metrics
-from foodclf.hpa import load_simulation
+from foodclf.evaluation.optimizing import METRICS_FILE, load_metrics
+from foodclf.deploy.hpa import load_simulation
 from foodclf.io import atomic_save, atomic_write_json, atomic_write_text
-from foodclf.loadtest import LOADTEST_JSON as LOADTEST_FILE, load_loadtest
-from foodclf.pareto import ParetoResult, pareto, recommend_pair
+from foodclf.loadtest.runner import LOADTEST_JSON as LOADTEST_FILE, load_loadtest
+from foodclf.report.pareto import ParetoResult, pareto, recommend_pair
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from torchvision.datasets.folder import find_classes, make_dataset
 from tqdm.auto import tqdm
 
 from foodclf.errors import DatasetError
-from foodclf.images import ImageDecodeError, open_rgb
+from foodclf.data.images import ImageDecodeError, open_rgb
 
 log = logging.getLogger(__name__)
 

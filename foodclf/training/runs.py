@@ -2,9 +2,9 @@
 
     RUN_DIR/
       model.pt            plain FoodNet state_dict (keys backbone.*, head.*; no Lightning prefix)
-      data_config.json    preprocessing + architecture (foodclf.data_config)
+      data_config.json    preprocessing + architecture (foodclf.data.data_config)
       classes.json        class names in index order, e.g. ["Bread", "Dairy product", ...]
-      config.json         the resolved training configuration (foodclf.training.TrainConfig)
+      config.json         the resolved training configuration (foodclf.training.recipe.TrainConfig)
       history.csv         one row per epoch: phase, trainable, epoch, lr, train/val loss and accuracy, seconds
       best.ckpt last.ckpt Lightning checkpoints (best validation loss; latest, for --resume)
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from foodclf.data_config import DataConfig
+from foodclf.data.data_config import DataConfig
 from foodclf.errors import RunDirError, SchemaError
 from foodclf.io import atomic_save, atomic_write_json, read_json
-from foodclf.models import FoodNet, create_model
+from foodclf.models.net import FoodNet, create_model
 
 log = logging.getLogger(__name__)
 
