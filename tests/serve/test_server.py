@@ -21,9 +21,9 @@ from foodclf.serve.archive import archive_run
 from foodclf.serve.server import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
                              TorchServe, load_failures, parse_models, read_properties, serving_env,
                              torchserve_command, write_properties)
-from test_handler import bad_images, good_images, in_process_probabilities  # shared image builders
+from support import bad_images, good_images, in_process_probabilities, probabilities, put
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BATCH_SIZE = 4
 
 
@@ -64,18 +64,6 @@ def server(store, tmp_path_factory):
         yield server
     assert len(pids) >= 2 and not alive(pids)  # frontend and worker
     assert not processes_using(workdir)
-
-
-def put(server, data: bytes, model: str = "food", **headers) -> requests.Response:
-    return requests.put(server.predictions_url(model), data=data, timeout=60,
-                        headers={"Content-Type": "application/octet-stream", **headers})
-
-
-def probabilities(answer: dict, num_classes: int) -> torch.Tensor:
-    served = torch.zeros(num_classes)
-    for p in answer["predictions"]:
-        served[p["index"]] = p["probability"]
-    return served
 
 
 def concurrently(server, bodies: list[bytes], **headers) -> list[requests.Response]:

@@ -15,7 +15,7 @@ from ts.utils.util import list_classes_from_module
 from foodclf.serve.archive import ArchiveError, archive_run
 from foodclf.errors import RunDirError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from foodclf.errors import RunDirError
 from foodclf.models.net import create_model
 from foodclf.data.transforms import EvalPreset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _history(run_dir):

@@ -335,7 +335,7 @@ def test_torchserve_capacity_sweep(torchserve, food_photo):
     assert all(row["cpu_cores"] is not None and row["rss_mb"] > 100 for row in report["capacity"])
 
 
-BENCH_SERVE = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve.py"
+BENCH_SERVE = Path(__file__).resolve().parents[2] / "scripts" / "bench_serve.py"
 
 
 @pytest.mark.serve

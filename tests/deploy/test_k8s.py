@@ -15,7 +15,7 @@ from foodclf.deploy.manifests import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Prob
                                read_documents)
 from foodclf.serve.server import DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, read_properties
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 MANIFESTS = [K8S / "deployment_hpa.yaml", K8S / "deployment_hpa+.yaml"]
 INTERNAL_PORTS = {8081, 8082, 7070, 7071}  # management, metrics, gRPC: never published

@@ -21,7 +21,7 @@ from foodclf.deploy.hpa import (IGNORED, MISSING, READY, UNREADY, Cluster, Contr
 from foodclf.deploy.manifests import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DeploymentSpec, Probe, fixed_replicas, load_deployment
 from foodclf.loadtest.profiles import Stage, parse_profile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UP, DOWN = DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN
 
 

@@ -20,7 +20,7 @@ from foodclf.export.variants import (FORMATS, TOLERANCES, VARIANT_FILE, ExportEr
 from foodclf.models.predictors import MODEL_FILES, load_predictor, model_files
 from foodclf.training.runs import REQUIRED_FILES
 from foodclf.data.transforms import EvalPreset
-from test_serving import probabilities, put  # shared request helpers
+from support import bad_images, encode, good_images, in_process_probabilities, photo, probabilities, put
 
 CALIBRATION_IMAGES = 64
 # Draft-mode JPEG decoding against the exact evaluation transform: largest probability difference
@@ -160,7 +160,6 @@ def test_a_variant_archive_holds_its_model_files_instead_of_model_pt(served):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_each_archive_serves_the_eager_answer_within_its_tolerance(served, trained_run, fmt):
-    from test_handler import good_images, in_process_probabilities
 
     classes = trained_run.data_config.num_classes
     for kind, data in good_images().items():
@@ -175,7 +174,6 @@ def test_each_archive_serves_the_eager_answer_within_its_tolerance(served, train
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_each_archive_answers_bad_input_with_the_same_json_400(served, fmt):
-    from test_handler import bad_images
 
     body, phrase = bad_images()["not_an_image"]
     response = put(served, body, served.names[fmt])
@@ -186,7 +184,6 @@ def test_each_archive_answers_bad_input_with_the_same_json_400(served, fmt):
 
 def test_a_large_jpeg_is_served_within_the_draft_decoding_tolerance(served, trained_run):
     """1280x1280 is decoded at 1/8 scale (160 px for this 32 px model): documented tolerance 0.02."""
-    from test_handler import encode, in_process_probabilities, photo
 
     data = encode(photo((1280, 1280)), "JPEG", quality=90)
     response = put(served, data, served.names["onnx"], **{"X-TopK": str(trained_run.data_config.num_classes)})
