@@ -1,62 +1,9 @@
 #!/usr/bin/env python
-"""Export a trained run into faster variants (ONNX Runtime, INT8, OpenVINO), each evaluated and
-laid out like a run directory, so that the comparison, archive and load-test stages take it as
-one more candidate.
-
-Writes RUN_DIR/variants/<run name>-<format>/ with the model file, data_config.json,
-classes.json, variant.json and (unless --no-evaluate) metrics.json. See docs/export.md.
-
-  python scripts/export.py runs/mobilenet_v2 --data food11
-  python scripts/export.py runs/vgg16 --data food11 --format int8 openvino-int8 --threads 2
-"""
-import argparse
-import logging
+"""Export a trained run into faster variants (ONNX Runtime, INT8, OpenVINO), each evaluated and The same as ``foodclf export`` (foodclf/commands/export.py)."""
 import sys
 
 from foodclf.cli import run_cli
-from foodclf.evaluation.optimizing import format_summary, load_metrics
-from foodclf.export.variants import DEFAULT_CALIBRATION_IMAGES, FORMATS, ExportError, export_variants
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="run directory written by scripts/train.py")
-    p.add_argument("--data", required=True, help="dataset folder: training images calibrate INT8, "
-                                                 "the --split images evaluate every variant")
-    p.add_argument("--format", nargs="+", default=list(FORMATS), choices=FORMATS, dest="formats",
-                   help=f"variants to build (default: all of {' '.join(FORMATS)})")
-    p.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES,
-                   help="training images that calibrate the INT8 formats (default %(default)s)")
-    p.add_argument("--split", default="evaluation", choices=("training", "validation", "evaluation"))
-    p.add_argument("--no-evaluate", action="store_true", help="build the variants only, no metrics.json")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for every runtime while evaluating (default: torch's own choice)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--latency-runs", type=int, default=50)
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    for noisy in ("onnx_ir", "onnxscript", "nncf"):  # their INFO lines drown ours
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        built = export_variants(args.run_dir, args.formats, args.data, calibration_images=args.calibration_images,
-                                split=args.split, evaluate=not args.no_evaluate, threads=args.threads,
-                                batch_size=args.batch_size, latency_runs=args.latency_runs)
-    except ExportError as e:
-        report(e.built, evaluated=not args.no_evaluate)
-        raise
-    report(built, evaluated=not args.no_evaluate)
-    return 0
-
-
-def report(built, evaluated: bool) -> None:
-    for folder in built:
-        if evaluated:
-            print(format_summary(load_metrics(folder)), end="\n\n")
-        print(f"wrote {folder}")
-
+from foodclf.commands.export import main
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

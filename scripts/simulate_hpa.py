@@ -1,80 +1,9 @@
 #!/usr/bin/env python
-"""Predict Kubernetes deployments of a model: simulate the HPA under a siege load profile.
-
-    python scripts/simulate_hpa.py --capacity RUN_DIR/loadtest.json --manifest k8s/deployment_hpa.yaml \\
-        --manifest k8s/deployment_hpa+.yaml --profile challenge
-
-Writes RUN_DIR/simulations/<deployment>.json .csv .png (or under --out) and prints the report's
-table, one row per model x deployment. See docs/kubernetes.md.
-"""
-import argparse
+"""Predict Kubernetes deployments of a model: simulate the HPA under a siege load profile. The same as ``foodclf simulate`` (foodclf/commands/simulate.py)."""
 import sys
-from pathlib import Path
 
 from foodclf.cli import run_cli
-from foodclf.deploy.hpa import Cluster, SimulationSettings, format_table, load_capacity, simulate, write_simulation
-from foodclf.deploy.manifests import load_deployment, parse_cpu, parse_memory
-from foodclf.loadtest.profiles import parse_profile
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
-
-
-def main(argv=None) -> int:
-    defaults = SimulationSettings()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--capacity", action="append", required=True,
-                        help="a loadtest.json with a capacity curve (or its run directory); repeat for more models")
-    parser.add_argument("--manifest", action="append",
-                        help="a manifest file with a Deployment and its HPA; repeat (default: k8s/deployment_hpa*.yaml)")
-    parser.add_argument("--profile", default="challenge", help="'challenge' or a profile file (default: challenge)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiply every stage's duration (the controller's timings stay real)")
-    parser.add_argument("--out", help="output folder (default: simulations/ beside each loadtest.json; "
-                                      "with several models, one subfolder per model)")
-    parser.add_argument("--nodes", type=int, default=defaults.cluster.nodes, help="cluster nodes (default 3)")
-    parser.add_argument("--node-cpu", default="4", help="allocatable CPU of a node (default 4)")
-    parser.add_argument("--node-memory", default="8Gi", help="allocatable memory of a node (default 8Gi)")
-    parser.add_argument("--image-pull-s", type=float, default=defaults.image_pull_s, help="seconds to pull the image")
-    parser.add_argument("--model-load-s", type=float, default=defaults.model_load_s,
-                        help="seconds from container start until TorchServe answers /ping")
-    parser.add_argument("--metrics-interval-s", type=float, default=defaults.metrics_interval_s,
-                        help="metrics-server's scrape interval")
-    parser.add_argument("--timeout-s", type=float, default=defaults.timeout_s, help="the client's request timeout")
-    parser.add_argument("--queue-size", type=int, default=defaults.queue_size,
-                        help="requests a replica holds before it answers 503 (TorchServe job_queue_size)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
-    args = parser.parse_args(argv)
-
-    settings = SimulationSettings(
-        cluster=Cluster(args.nodes, parse_cpu(args.node_cpu, "--node-cpu"), parse_memory(args.node_memory, "--node-memory")),
-        metrics_interval_s=args.metrics_interval_s, image_pull_s=args.image_pull_s, model_load_s=args.model_load_s,
-        queue_size=args.queue_size, timeout_s=args.timeout_s, seed=args.seed)
-    stages = parse_profile(args.profile, args.time_scale)
-    profile = Path(args.profile).stem if Path(args.profile).suffix else args.profile
-    specs = [load_deployment(m) for m in (args.manifest or DEFAULT_MANIFESTS)]
-    capacities = [load_capacity(c) for c in args.capacity]
-
-    results = []
-    for capacity, source in zip(capacities, args.capacity):
-        out = _out_dir(args.out, source, capacity.model, several=len(capacities) > 1)
-        for spec in specs:
-            result = simulate(capacity, spec, stages, settings, profile=profile, time_scale=args.time_scale)
-            path = write_simulation(result, out, plot=not args.no_plot)
-            print(f"{capacity.model} on {spec.name}: {path}")
-            results.append(result)
-    print()
-    print(format_table(results))
-    return 0
-
-
-def _out_dir(out: str | None, capacity_path: str, model: str, several: bool) -> Path:
-    if out is None:
-        source = Path(capacity_path)
-        return (source if source.is_dir() else source.parent) / "simulations"
-    return Path(out) / model if several else Path(out)
-
+from foodclf.commands.simulate import main
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

@@ -1,0 +1,70 @@
+"""Load-test a served model like siege, with locust: transaction rate, response time,
+p50/p95/p99, failures, and the server's CPU cores and memory.
+
+  python scripts/loadtest.py --url http://127.0.0.1:8080/predictions/food --image photo.jpg \\
+      --users 10 --delay 1 --duration 30s --out runs/food
+  python scripts/loadtest.py --url ... --image photo.jpg --profile challenge --time-scale 0.1
+  python scripts/loadtest.py --url ... --image photo.jpg --capacity --levels 1,2,4,8,16 --duration 20s
+
+Only the given URL is ever requested; every run stops by itself (stage durations plus a
+request timeout). Writes OUT/loadtest.json and OUT/loadtest.csv when --out is given.
+"""
+import argparse
+import sys
+
+from foodclf.cli import run_cli
+from foodclf.loadtest.runner import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, format_summary, run_capacity, run_loadtest
+from foodclf.loadtest.profiles import Stage, parse_duration
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected user counts like 1,2,4,8,16") from None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", required=True, help="the prediction URL, e.g. http://127.0.0.1:8080/predictions/NAME")
+    p.add_argument("--image", required=True, help="the photo every user POSTs")
+    p.add_argument("--out", help="folder for loadtest.json and loadtest.csv (e.g. the run directory)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--profile", help="'challenge' (the course's 30 one-minute stages) or a JSON/CSV file "
+                                         "of duration,users,delay stages")
+    load.add_argument("--capacity", action="store_true",
+                      help="sweep --levels users with no delay, --duration each (the per-replica capacity curve)")
+    p.add_argument("--users", type=int, default=10, help="concurrent users, siege's -c (default 10)")
+    p.add_argument("--delay", type=float, default=1.0,
+                   help="each user waits a random 0..DELAY seconds before each request, siege's -d (default 1)")
+    p.add_argument("--duration", default="30s", help="how long the test (or each capacity level) runs: 30s, 2m, ...")
+    p.add_argument("--levels", type=_levels, default=list(CAPACITY_LEVELS),
+                   help=f"user counts for --capacity (default {','.join(map(str, CAPACITY_LEVELS))})")
+    p.add_argument("--time-scale", type=float, default=1.0, help="shrink every profile stage (0.1: 30 min -> 3)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds before a request fails")
+    p.add_argument("--server-pid", type=int, action="append", dest="server_pids",
+                   help="a TorchServe PID to sample (repeatable; default: whoever listens on a loopback URL's port)")
+    p.add_argument("--sample-interval", type=float, default=1.0, help="seconds between server CPU/RSS samples")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    common = dict(out_dir=args.out, server_pids=args.server_pids, timeout_s=args.timeout,
+                  sample_interval_s=args.sample_interval)
+    if args.capacity:
+        report = run_capacity(args.url, args.image, args.levels, parse_duration(args.duration), **common)
+    elif args.profile:
+        report = run_loadtest(args.url, args.image, args.profile, time_scale=args.time_scale, **common)
+    else:
+        stage = Stage(parse_duration(args.duration), args.users, args.delay)
+        report = run_loadtest(args.url, args.image, [stage], time_scale=args.time_scale, **common)
+    print(format_summary(report))
+    if report.get("capacity"):
+        print("\ncapacity: users -> trans/s, response time s")
+        for row in report["capacity"]:
+            rt = "-" if row["response_time_s"] is None else f"{row['response_time_s']:.3f}"
+            print(f"  {row['users']:>3} -> {row['transaction_rate']:8.2f}, {rt}")
+    if args.out:
+        print(f"\nwrote {args.out}/loadtest.json and loadtest.csv")
+    return 0
