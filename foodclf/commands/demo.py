@@ -33,7 +33,7 @@ from foodclf.data.sample import make_sample
 from foodclf.serve.server import TorchServe
 from foodclf.training.recipe import TrainConfig, train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the checkout, until the manifests ship in the package
 MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
 BACKBONES = ("baseline", "mobilenet_v2", "vgg16")
 

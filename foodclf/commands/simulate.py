@@ -15,7 +15,7 @@ from foodclf.deploy.hpa import Cluster, SimulationSettings, format_table, load_c
 from foodclf.deploy.manifests import load_deployment, parse_cpu, parse_memory
 from foodclf.loadtest.profiles import parse_profile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the checkout, until the manifests ship in the package
 DEFAULT_MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
 
 
