@@ -1,0 +1,132 @@
+"""loadtest.json: what a load test of a served model measured (written by foodclf.loadtest).
+
+    doc = read_loadtest("runs/food")            # a file, or a run directory holding loadtest.json
+    doc.overall.transaction_rate, doc.capacity[0].cpu_cores
+
+Formulas (docs/loadtest.md): transaction rate = Σ successes / Σ seconds, response time =
+Σ(successes × mean time) / Σ successes; latencies are over successful transactions and are None
+without any. Server figures (the TorchServe frontend and its workers, sampled with psutil) are
+None when nothing could be sampled (a remote URL). ``errors`` counts failures by kind:
+``http_<status>`` (e.g. ``http_503``: TorchServe's job queue was full), ``connection``,
+``timeout`` or ``other``.
+
+Schema 2 (from 1): failures by HTTP status instead of http_4xx/http_5xx, and every field
+required (client_cpu_cores, errors, pids, profile, time_scale, request_timeout_s).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from annotated_types import MinLen
+
+from foodclf.contracts import contract, read
+
+LOADTEST_FILE = "loadtest.json"
+LOADTEST_CSV = "loadtest.csv"
+SCHEMA_VERSION = 2
+MODES = ("fixed", "profile", "capacity")
+
+
+@contract
+class StageResult:
+    """One stage: ``users`` closed-loop users, each waiting a random 0..``delay_s`` s per request."""
+    index: int                      # 1-based
+    users: int
+    delay_s: float
+    duration_s: float               # the stage's measured length
+    successes: int
+    failures: int
+    availability: float | None      # successes / (successes + failures); None if nothing was sent
+    transaction_rate: float         # successes / duration_s
+    response_time_s: float | None   # mean time of the successes
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    longest_s: float | None
+    cpu_cores: float | None         # server CPU (cores), mean of the samples taken in the stage
+    rss_mb: float | None            # server RSS (MB, summed over its processes), mean of the samples
+    client_cpu_cores: float | None  # the load generator's own CPU; near 1.0 it, not the server, set the pace
+    errors: dict[str, int]          # failures by kind (http_503, connection, timeout, ...)
+
+
+@contract
+class Overall:
+    """The whole run by the report's formulas; percentiles over all its successful transactions."""
+    duration_s: float
+    successes: int
+    failures: int
+    availability: float | None
+    transaction_rate: float         # Σ successes / Σ seconds
+    response_time_s: float | None   # Σ(successes × mean time) / Σ successes
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    longest_s: float | None
+    cpu_cores: float | None
+    rss_mb: float | None
+    client_cpu_cores: float | None
+    errors: dict[str, int]
+
+
+@contract
+class ServerUsage:
+    """The server's processes over the whole run (None everywhere when none was sampled)."""
+    cpu_cores_mean: float | None
+    cpu_cores_max: float | None
+    rss_mb_mean: float | None
+    rss_mb_max: float | None
+    samples: int
+    pids: list[int]                 # every process seen (frontend and workers)
+
+
+@contract
+class CapacityLevel:
+    """One level of a capacity sweep: ``users`` users with no delay (one replica's capacity)."""
+    users: int
+    transaction_rate: float
+    response_time_s: float | None
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    failures: int
+    cpu_cores: float | None
+    rss_mb: float | None
+    client_cpu_cores: float | None
+
+
+@contract
+class LoadTest:
+    schema_version: Literal[SCHEMA_VERSION]   # 2
+    created: str                    # ISO 8601, UTC
+    url: str                        # the only address the test requested
+    model: str                      # NAME of .../predictions/NAME, unless given
+    image: str                      # the photo's file name
+    mode: Literal["fixed", "profile", "capacity"]
+    profile: str | None             # "challenge", a profile file's name, or None
+    time_scale: float
+    request_timeout_s: float
+    stages: Annotated[list[StageResult], MinLen(1)]
+    overall: Overall
+    server: ServerUsage
+    timeseries_csv: str | None      # loadtest.csv beside this file (None: not written)
+    capacity: list[CapacityLevel] | None = None   # capacity mode only: one row per level
+
+    def __post_init__(self) -> None:
+        if (self.mode == "capacity") != (self.capacity is not None):
+            raise ValueError("field 'capacity' is required in capacity mode and only there")
+        if self.capacity is not None and not self.capacity:
+            raise ValueError("field 'capacity' is empty")
+
+
+def loadtest_path(path_or_dir: str | os.PathLike) -> Path:
+    """The loadtest.json of a run directory, or the path itself when it names a file."""
+    path = Path(path_or_dir)
+    return path / LOADTEST_FILE if path.is_dir() else path
+
+
+def read_loadtest(path_or_dir: str | os.PathLike) -> LoadTest:
+    """Read and validate a loadtest.json (or a run directory holding one); SchemaError names the
+    file and the field."""
+    return read(loadtest_path(path_or_dir), LoadTest)
