@@ -1,0 +1,97 @@
+"""simulations/<deployment>.json: one simulated deployment of one model (foodclf.deploy).
+
+``foodclf simulate`` writes one file per deployment variant beside a loadtest.json, with the
+time series ``<deployment>.csv`` and the plot ``<deployment>.png``; the comparison reads the
+summary (the report's deployment table: CPU, memory, response time, transaction rate, failures).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from foodclf.contracts import contract, read
+from foodclf.errors import SchemaError
+
+SCHEMA_VERSION = 1
+SIMULATIONS_DIR = "simulations"  # beside the loadtest.json whose capacity curve fed the simulation
+
+
+def simulation_file(deployment: str) -> str:
+    """The JSON's name for a deployment variant; the CSV and PNG share its stem."""
+    return f"{deployment}.json"
+
+
+def timeseries_file(deployment: str) -> str:
+    return f"{deployment}.csv"
+
+
+def plot_file(deployment: str) -> str:
+    return f"{deployment}.png"
+
+
+@contract
+class SimulationSummary:
+    """The whole run: means over its duration, all pods together."""
+    cpu_cores: float                # mean CPU of all pods together
+    memory_kb: int                  # mean RSS of all pods together, KiB
+    response_time_s: float | None   # mean time of the successful transactions (None: none succeeded)
+    transaction_rate: float         # successes / run seconds
+    successes: int
+    failures: int
+    max_replicas: int               # the Deployment's largest desired count
+    max_ready_replicas: int
+    cpu_cores_peak: float           # the busiest stage's mean CPU
+    memory_kb_peak: int             # the busiest stage's mean memory
+    availability: float | None      # successes / all transactions (None: no transaction)
+    duration_s: float
+
+
+@contract
+class SimulationStage:
+    """One stage of the load profile; a request counts in the stage in which it completes."""
+    index: int                      # 1-based, in profile order
+    duration_s: float
+    users: int
+    delay_s: float                  # each user waits uniform(0, delay_s) between requests
+    successes: int
+    failures: int
+    transaction_rate: float
+    response_time_s: float | None
+    cpu_cores: float
+    memory_kb: int
+    replicas: float                 # time-weighted mean of the desired count
+    ready: float                    # time-weighted mean of the ready pods
+
+
+@contract
+class Simulation:
+    schema_version: int
+    created: str                    # ISO 8601, UTC
+    deployment: str                 # the variant: "deployment_hpa", "deployment_hpa+"
+    manifest: str                   # the kustomize overlay (or manifest file) it was read from
+    model: str
+    capacity_source: str            # the loadtest.json(s) of the one-replica capacity curve
+    profile: str                    # "challenge" or the profile file's stem
+    time_scale: float
+    summary: SimulationSummary
+    stages: list[SimulationStage]
+    timeseries_csv: str             # beside this file
+    plot: str | None                # beside this file; None when written without plots
+
+
+def read_simulation(path: str | os.PathLike) -> Simulation:
+    """Read and validate a ``simulations/<deployment>.json``."""
+    simulation = read(path, Simulation)
+    if simulation.schema_version != SCHEMA_VERSION:
+        raise SchemaError(f"{path}: schema_version {simulation.schema_version} is not {SCHEMA_VERSION}; "
+                          "rerun `foodclf simulate`")
+    return simulation
+
+
+def read_simulations(run_dir: str | os.PathLike) -> dict[str, Simulation]:
+    """Every simulation of a run directory (``RUN_DIR/simulations/*.json``), by deployment name."""
+    found = {}
+    for path in sorted((Path(run_dir) / SIMULATIONS_DIR).glob("*.json")):
+        simulation = read_simulation(path)
+        found[simulation.deployment] = simulation
+    return dict(sorted(found.items()))  # by deployment name, not file name ('+' sorts before '.')
