@@ -7,7 +7,7 @@ DATA ?=
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo clean
+.PHONY: setup test test-fast lint demo clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,10 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not serve" $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
 
 demo: setup
 	$(PY) scripts/demo.py --out $(OUT) $(if $(DATA),--data $(DATA)) $(DEMO_ARGS)

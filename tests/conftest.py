@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,12 @@ def load_script():
         spec.loader.exec_module(module)
         return module
     return load
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that start TorchServe need Java: without it they skip, saying why."""
+    if shutil.which("java") is None:
+        skip = pytest.mark.skip(reason="TorchServe's frontend needs Java 11+ (java not found on PATH)")
+        for item in items:
+            if "serve" in item.keywords:
+                item.add_marker(skip)

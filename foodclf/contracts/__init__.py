@@ -89,7 +89,8 @@ def describe_errors(error: ValidationError, limit: int = 3) -> str:
     parts = []
     for item in error.errors()[:limit]:
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        parts.append(f"field '{where}': {item['msg'].lower()}")
+        message = "unknown field" if item["type"] == "unexpected_keyword_argument" else item["msg"].lower()
+        parts.append(f"field '{where}': {message}")
     more = error.error_count() - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -20,60 +19,16 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from foodclf.training.classifier import FoodClassifier
+from foodclf.training.config import UNFREEZE_CHOICES, TrainConfig  # noqa: F401  (re-exported)
 from foodclf.data.datamodule import FoodDataModule, discover_classes
-from foodclf.errors import FoodclfError, RunDirError
+from foodclf.errors import RunDirError
 from foodclf.training.finetuning import PhaseFreezing
 from foodclf.models.net import create_model, default_data_config
 from foodclf.training.runs import MODEL_FILE, Run, export_checkpoint, load_run, read_config, write_run_files
 
 log = logging.getLogger(__name__)
 
-UNFREEZE_CHOICES = ("recipe", "all", "none")
 HISTORY_FILE = "history.csv"
-
-
-@dataclass
-class TrainConfig:
-    """Every training option; the resolved copy is saved as RUN_DIR/config.json."""
-
-    data: str
-    out: str
-    backbone: str = "mobilenet_v2"
-    weights: str = "imagenet"  # imagenet | none | PATH to a state_dict
-    unfreeze: str | None = None  # recipe | all | none; None: recipe, or one all-layers phase for --weights none
-    epochs: int = 200
-    finetune_epochs: int = 50
-    lr: float = 1e-3
-    finetune_lr: float = 1e-5
-    lr_decay_rate: float = 0.1
-    lr_decay_steps: int = 2000
-    batch_size: int = 32
-    image_size: int | None = None  # None: the backbone's own (224 for the torchvision ones)
-    patience: int = 5
-    seed: int = 42
-    workers: int = min(4, os.cpu_count() or 1)
-    skip_bad_images: bool = False
-    accelerator: str = "auto"
-    devices: str | int = "auto"
-    precision: str = "32-true"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    progress: bool = True
-    phases: list[dict] = field(default_factory=list)  # filled in by plan_phases
-
-    def __post_init__(self) -> None:
-        if self.unfreeze is not None and self.unfreeze not in UNFREEZE_CHOICES:
-            raise FoodclfError(f"--unfreeze '{self.unfreeze}' is not one of {', '.join(UNFREEZE_CHOICES)}")
-        for name in ("epochs", "batch_size", "patience", "lr_decay_steps"):
-            if getattr(self, name) < 1:
-                raise FoodclfError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if isinstance(self.devices, str) and self.devices.isdigit():
-            self.devices = int(self.devices)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def plan_phases(config: TrainConfig) -> list[dict]:
