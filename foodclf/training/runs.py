@@ -23,7 +23,7 @@ import torch
 from foodclf.data.data_config import DataConfig
 from foodclf.errors import RunDirError, SchemaError
 from foodclf.io import atomic_save, atomic_write_json, read_json
-from foodclf.models.net import FoodNet, create_model
+from foodclf.models.net import FoodNet, create_model, default_data_config
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,22 @@ def write_run_files(run_dir: Path, data_config: DataConfig, classes: list[str], 
     data_config.save(run_dir / DATA_CONFIG_FILE)
     atomic_write_json(run_dir / CLASSES_FILE, list(classes))
     atomic_write_json(run_dir / CONFIG_FILE, config)
+
+
+def random_weights_run(run_dir: str | os.PathLike, backbone: str, image_size: int,
+                       classes: list[str] | None = None, note: str = "random weights") -> Path:
+    """A complete run directory whose model has random weights: for benchmarks and tests that
+    need a model's cost or its answers, not its accuracy (Food-11's classes by default)."""
+    from foodclf.data.datasets import FOOD11_CLASSES
+
+    classes = list(classes or FOOD11_CLASSES)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_files(run_dir, default_data_config(backbone, len(classes), image_size=image_size), classes,
+                    {"note": note, "backbone": backbone})
+    model = create_model(backbone, len(classes))
+    atomic_save(run_dir / MODEL_FILE, lambda tmp: torch.save(model.state_dict(), tmp))
+    return run_dir
 
 
 def read_config(run_dir: Path) -> dict:
