@@ -1,0 +1,79 @@
+"""comparison.json: what the comparison found, for programs (the report's numbers and verdicts).
+
+Written by foodclf.report.compare into the report directory; docs/compare.md describes it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from foodclf.contracts import contract, validate
+from foodclf.errors import SchemaError
+from foodclf.io import read_json
+
+COMPARISON_FILE = "comparison.json"
+SCHEMA_VERSION = 1
+
+
+@contract
+class CriterionInfo:
+    name: str                                  # the column's id, the key of Candidate.values
+    label: str
+    unit: str
+    better: Literal["higher", "lower"]
+    group: Literal["optimizing", "operational"]
+    pareto: bool                               # used in the Pareto sets of its group
+
+
+@contract
+class BadClass:
+    name: str
+    accuracy: float
+
+
+@contract
+class Candidate:
+    name: str                                  # "vgg16" or "vgg16 + deployment_hpa"
+    model: str
+    deployment: str | None                     # None: the model as one replica
+    scope: Literal["models", "deployments"]
+    run_dir: str
+    values: dict[str, float | None]            # criterion name -> raw value, None when not measured
+    bad_threshold: float | None
+    bad_classes: list[BadClass]                # below bad_threshold, worst first
+
+
+@contract
+class ParetoSet:
+    criteria: list[str]                        # the criteria compared
+    unused: list[str]                          # Pareto criteria no candidate of the scope has
+    efficient: list[str]
+    dominated_by: dict[str, str]               # dominated candidate -> one efficient candidate dominating it
+    excluded: dict[str, list[str]]             # candidate -> the criteria it lacks (not compared)
+
+
+@contract
+class Comparison:
+    schema_version: int
+    created: str                               # ISO 8601, UTC
+    criteria: list[CriterionInfo]
+    candidates: list[Candidate]
+    pareto: dict[str, dict[str, ParetoSet]]    # scope -> "optimizing" | "operational" | "both" -> set
+    recommendations: dict[str, list[str]]      # scope -> "Best accuracy and decent memory: vgg16 + ..."
+    plots: dict[str, list[str]]                # scope -> PNG file names in the report directory
+    confusion_matrices: list[str]              # PNG file names in the report directory
+    missing: list[str]                         # one line per stage file a candidate lacks
+
+
+def read_comparison(path_or_dir: str | os.PathLike) -> Comparison:
+    """Read and validate a comparison.json (a file, or the report directory holding one)."""
+    path = Path(path_or_dir)
+    if path.is_dir():
+        path = path / COMPARISON_FILE
+    data = read_json(path)
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise SchemaError(f"{path}: schema_version {version!r} is not {SCHEMA_VERSION}; "
+                          "rerun `foodclf compare` to write it again")
+    return validate(data, Comparison, path)
