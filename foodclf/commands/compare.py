@@ -5,9 +5,7 @@
 """
 import argparse
 import json
-import sys
 
-from foodclf.cli import run_cli
 from foodclf.report.compare import compare
 from foodclf.report.criteria import DEFAULT_CRITERIA
 

@@ -16,8 +16,8 @@ Rules (docs/compare.md repeats them):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 HIGHER = "higher"
 LOWER = "lower"

@@ -3,14 +3,19 @@ import base64
 import csv
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from foodclf.report.compare import build_candidates, compare, pair_figure, read_run
-from foodclf.report.criteria import DEFAULT_CRITERIA, load_criteria
+from foodclf.contracts.comparison import COMPARISON_FILE, read_comparison
 from foodclf.errors import RunDirError, SchemaError
+from foodclf.report.candidates import build_candidates, read_run
+from foodclf.report.compare import compare
+from foodclf.report.criteria import DEFAULT_CRITERIA, load_criteria
+from foodclf.report.plots import pair_figure
 
 CLASSES = ["Bread", "Dairy product", "Dessert", "Egg", "Fried food", "Meat", "Noodles/Pasta", "Rice",
            "Seafood", "Soup", "Vegetable/Fruit"]
@@ -46,16 +51,16 @@ def metrics_doc(name: str) -> dict:
         matrix[i][i] = round(row["accuracy"] * 100)
         matrix[i][(i + 1) % len(CLASSES)] = 100 - matrix[i][i]
     return {
-        "schema_version": 1, "created": "2026-11-29T07:30:00+00:00",
+        "schema_version": 2, "created": "2026-11-29T07:30:00+00:00",
         "model": {"name": name, "backbone": name, "variant": "eager", "model_file": "model.pt", "parameters": 1000},
         "split": "evaluation", "dataset": {"path": "/data/food11", "num_images": 1100, "classes": CLASSES},
-        "machine": {"cpu": "test", "cores": 2, "torch": "2.14.1", "python": "3.11"},
+        "machine": {"cpu": "test", "isa": ["avx2"], "cores": 2, "torch": "2.14.1", "python": "3.11"},
         "optimizing": {"accuracy": accuracy, "loss": loss, "bad_threshold": 0.8, "per_class": per_class,
                        "bad_classes": [{"name": n, "accuracy": a} for n, a in sorted(bad.items(), key=lambda x: x[1])],
                        "confusion_matrix": matrix},
-        "operational": {"disk_mb": disk, "memory_mb": memory, "threads": 2,
+        "operational": {"disk_mb": disk, "memory_mb": memory, "process_rss_mb": memory + 300, "threads": 2,
                         "latency_ms": {"median": 30.0, "p95": 35.0, "p99": 40.0, "runs": 50},
-                        "throughput": {"batch_size": 32, "images_per_s": 100.0}},
+                        "throughput": {"batch_size": 32, "images_per_s": 100.0, "runs": 5}},
     }
 
 
@@ -63,22 +68,29 @@ def loadtest_doc(name: str) -> dict:
     rt, rate = MODELS[name][5:]
     overall = {"duration_s": 60.0, "successes": round(rate * 60), "failures": 0, "availability": 1.0,
                "transaction_rate": rate, "response_time_s": rt, "p50_s": rt, "p95_s": rt * 1.3, "p99_s": rt * 1.5,
-               "longest_s": rt * 2, "cpu_cores": 1.8, "rss_mb": 950.0}
-    return {"schema_version": 1, "created": "2026-11-29T07:40:00+00:00",
+               "longest_s": rt * 2, "cpu_cores": 1.8, "rss_mb": 950.0, "client_cpu_cores": 0.2, "errors": {}}
+    return {"schema_version": 2, "created": "2026-11-29T07:40:00+00:00",
             "url": f"http://127.0.0.1:8080/predictions/{name}", "model": name, "image": "photo.jpg", "mode": "fixed",
+            "profile": None, "time_scale": 1.0, "request_timeout_s": 30.0,
             "stages": [{"index": 1, "users": 10, "delay_s": 1.0, **overall}], "overall": overall,
             "server": {"cpu_cores_mean": 1.8, "cpu_cores_max": 2.0, "rss_mb_mean": 950.0, "rss_mb_max": 990.0,
-                       "samples": 60}}
+                       "samples": 60, "pids": [100, 101]},
+            "timeseries_csv": "loadtest.csv"}
 
 
 def simulation_doc(name: str, deployment: str) -> dict:
     cpu, memory_kb, rt, rate = DEPLOYMENTS[deployment][name]
+    stage = {"index": 1, "duration_s": 1800.0, "users": 50, "delay_s": 1.0, "successes": round(rate * 1800),
+             "failures": 0, "transaction_rate": rate, "response_time_s": rt, "cpu_cores": cpu,
+             "memory_kb": memory_kb, "replicas": 4.2, "ready": 4.0}
     return {"schema_version": 1, "created": "2026-11-29T07:50:00+00:00", "deployment": deployment,
             "manifest": f"k8s/{deployment}.yaml", "model": name, "capacity_source": "loadtest.json",
             "profile": "challenge", "time_scale": 1.0,
             "summary": {"cpu_cores": cpu, "memory_kb": memory_kb, "response_time_s": rt, "transaction_rate": rate,
-                        "successes": round(rate * 1800), "failures": 0, "max_replicas": 5, "max_ready_replicas": 5},
-            "timeseries_csv": f"{deployment}.csv", "plot": f"{deployment}.png"}
+                        "successes": round(rate * 1800), "failures": 0, "max_replicas": 5, "max_ready_replicas": 5,
+                        "cpu_cores_peak": cpu, "memory_kb_peak": memory_kb, "availability": 1.0,
+                        "duration_s": 1800.0},
+            "stages": [stage], "timeseries_csv": f"{deployment}.csv", "plot": f"{deployment}.png"}
 
 
 def make_run(root: Path, name: str, stages=("metrics", "loadtest", "simulations")) -> Path:
@@ -87,6 +99,8 @@ def make_run(root: Path, name: str, stages=("metrics", "loadtest", "simulations"
     run.mkdir(parents=True)
     if "metrics" in stages:
         write_json(run / "metrics.json", metrics_doc(name))
+        # The evaluation writes its confusion-matrix figure beside metrics.json; the report copies it.
+        Image.new("RGB", (400, 400), "white").save(run / "confusion_matrix.png")
     if "loadtest" in stages:
         write_json(run / "loadtest.json", loadtest_doc(name))
     if "simulations" in stages:
@@ -130,22 +144,22 @@ def test_summary_table_has_every_model_and_model_deployment(report_dir):
 
 
 def test_pareto_sets_match_the_report(report_dir):
-    sets = json.loads((report_dir / "comparison.json").read_text())["pareto"]
+    sets = read_comparison(report_dir).pareto
     models = sets["models"]
     # "the previous model is Pareto dominated by both model 1 and model 2" (accuracy and bad classes)
-    assert "previous" in models["optimizing"]["dominated_by"]
-    assert models["optimizing"]["criteria"] == ["accuracy", "bad_classes"]
+    assert "previous" in models["optimizing"].dominated_by
+    assert models["optimizing"].criteria == ["accuracy", "bad_classes"]
     # "Considering the operational metrics, all the three models are Pareto efficient."
-    assert models["operational"]["efficient"] == ["previous", "vgg16", "mobilenet_v2"]
-    assert set(models["both"]["efficient"]) == {"previous", "vgg16", "mobilenet_v2"}
+    assert models["operational"].efficient == ["previous", "vgg16", "mobilenet_v2"]
+    assert set(models["both"].efficient) == {"previous", "vgg16", "mobilenet_v2"}
     deployments = sets["deployments"]["operational"]
-    for name, by in deployments["dominated_by"].items():
-        assert by in deployments["efficient"]
-    assert deployments["unused"] == []   # p95 is not a Pareto criterion by default
+    for by in deployments.dominated_by.values():
+        assert by in deployments.efficient
+    assert deployments.unused == []   # p95 is not a Pareto criterion by default
 
 
 def test_recommendations_read_like_the_report(report_dir):
-    recs = json.loads((report_dir / "comparison.json").read_text())["recommendations"]["deployments"]
+    recs = read_comparison(report_dir).recommendations["deployments"]
     assert recs == [
         "Best accuracy and decent memory: vgg16 + deployment_hpa",
         "Best memory and decent accuracy: mobilenet_v2 + deployment_hpa",
@@ -158,8 +172,8 @@ def test_recommendations_read_like_the_report(report_dir):
 
 
 def test_every_plot_is_a_png_with_one_point_per_candidate(report_dir):
-    doc = json.loads((report_dir / "comparison.json").read_text())
-    names = doc["plots"]["models"] + doc["plots"]["deployments"] + doc["confusion_matrices"]
+    doc = read_comparison(report_dir)
+    names = doc.plots["models"] + doc.plots["deployments"] + doc.confusion_matrices
     assert sorted(names) == sorted(
         [f"{s}_accuracy_vs_{b}.png" for s in ("models", "deployments")
          for b in ("memory_mb", "transaction_rate", "response_time_s")]
@@ -168,6 +182,43 @@ def test_every_plot_is_a_png_with_one_point_per_candidate(report_dir):
         with Image.open(report_dir / name) as image:
             assert image.format == "PNG" and image.size[0] > 300
             image.verify()
+
+
+def test_confusion_matrices_are_the_evaluations_own_figures(report_dir, tmp_path):
+    runs = report_dir.parent / "runs"
+    for model in MODELS:
+        copied = (report_dir / f"confusion_{model}.png").read_bytes()
+        assert copied == (runs / model / "confusion_matrix.png").read_bytes()
+    # A metrics.json without its figure beside it: no matrix in the report, and the report says why.
+    run = make_run(tmp_path / "runs", "vgg16", stages=("metrics",))
+    (run / "confusion_matrix.png").unlink()
+    compare([run], tmp_path / "report")
+    assert read_comparison(tmp_path / "report").confusion_matrices == []
+    assert "vgg16: no confusion_matrix.png, so no confusion matrix" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_html_escapes_what_the_stage_files_say(tmp_path):
+    run = make_run(tmp_path / "runs", "vgg16", stages=("metrics",))
+    doc = json.loads((run / "metrics.json").read_text())
+    doc["model"]["name"] = "<b>vgg16</b> & co"
+    write_json(run / "metrics.json", doc)
+    compare([run], tmp_path / "report")
+    text = (tmp_path / "report" / "report.html").read_text()
+    assert "<b>vgg16" not in text and "&lt;b&gt;vgg16&lt;/b&gt; &amp; co" in text
+    assert "| <b>vgg16</b> & co | one replica |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_comparison_imports_neither_torch_nor_sklearn(tmp_path):
+    """The comparison reads files in a light process: no model framework, no scikit-learn."""
+    runs = [str(make_run(tmp_path / "runs", name)) for name in MODELS]
+    code = ("import json, sys, foodclf\n"
+            f"report = foodclf.compare({runs!r}, {str(tmp_path / 'report')!r})\n"
+            "print(json.dumps([str(report), sorted(m for m in ('torch', 'sklearn') if m in sys.modules)]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(report) == tmp_path / "report" / "report.html" and Path(report).is_file()
+    assert heavy == []
 
 
 def test_pair_figure_draws_each_candidate_once_and_the_front(tmp_path):
@@ -213,10 +264,10 @@ def test_a_missing_stage_leaves_columns_empty_and_is_reported(tmp_path):
     rows = {r["Candidate"]: r for r in read_csv(out / "summary.csv")}
     assert rows["mobilenet_v2"]["Response time (s)"] == "" and rows["mobilenet_v2"]["Accuracy"] == "0.8312"
     assert "mobilenet_v2 + deployment_hpa" not in rows
-    doc = json.loads((out / "comparison.json").read_text())
-    assert doc["pareto"]["models"]["operational"]["excluded"]["mobilenet_v2"] == [
+    doc = read_comparison(out)
+    assert doc.pareto["models"]["operational"].excluded["mobilenet_v2"] == [
         "response_time_s", "transaction_rate"]
-    assert doc["pareto"]["models"]["optimizing"]["dominated_by"] == {"mobilenet_v2": "vgg16"}
+    assert doc.pareto["models"]["optimizing"].dominated_by == {"mobilenet_v2": "vgg16"}
     html = (out / "report.html").read_text()
     assert "mobilenet_v2: no loadtest.json; empty: Response time, Transaction rate, p95 latency" in html
     assert "mobilenet_v2: no simulations/*.json" in html
@@ -238,9 +289,9 @@ def test_a_user_criterion_joins_table_and_pareto_sets(tmp_path):
     path.write_text(json.dumps(spec))          # JSON is YAML
     runs = [make_run(tmp_path / "runs", name, stages=("metrics",)) for name in ("vgg16", "mobilenet_v2")]
     compare(runs, tmp_path / "report", criteria=path)
-    doc = json.loads((tmp_path / "report" / "comparison.json").read_text())
-    assert doc["pareto"]["models"]["optimizing"]["criteria"] == ["accuracy", "bad_classes", "parameters"]
-    assert doc["plots"] == {"models": ["models_accuracy_vs_parameters.png"]}
+    doc = read_comparison(tmp_path / "report" / COMPARISON_FILE)
+    assert doc.pareto["models"]["optimizing"].criteria == ["accuracy", "bad_classes", "parameters"]
+    assert doc.plots == {"models": ["models_accuracy_vs_parameters.png"]}
     assert "Parameters" in read_csv(tmp_path / "report" / "summary.csv")[0]
 
 
@@ -262,9 +313,9 @@ def test_a_bad_criteria_file_names_the_field(tmp_path, bad, message):
 def test_single_candidate_and_empty_directory(tmp_path):
     out = tmp_path / "report"
     compare([make_run(tmp_path / "runs", "vgg16", stages=("metrics", "loadtest"))], out)
-    doc = json.loads((out / "comparison.json").read_text())
-    assert doc["pareto"]["models"]["both"]["efficient"] == ["vgg16"]
-    assert doc["recommendations"]["models"][0] == "Best accuracy and best memory: vgg16"
+    doc = read_comparison(out)
+    assert doc.pareto["models"]["both"].efficient == ["vgg16"]
+    assert doc.recommendations["models"][0] == "Best accuracy and best memory: vgg16"
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirError, match="nothing to compare"):
         compare([tmp_path / "empty"], out)
