@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import find_classes, make_dataset
 from tqdm.auto import tqdm
 
-from foodclf.errors import DatasetError
 from foodclf.data.images import ImageDecodeError, open_rgb
+from foodclf.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def find_split_dir(data_root: str | Path, split: str) -> Path:
     if split not in SPLIT_ALIASES:
         raise DatasetError(f"unknown split '{split}': choose one of {', '.join(SPLITS)}")
     if not data_root.is_dir():
-        raise DatasetError(f"{data_root}: dataset folder not found; pass --data with a folder holding {', '.join(SPLITS)}/")
+        raise DatasetError(f"{data_root}: dataset folder not found; "
+                           f"pass --data with a folder holding {', '.join(SPLITS)}/")
     for name in SPLIT_ALIASES[split]:
         if (data_root / name).is_dir():
             return data_root / name
@@ -95,6 +97,27 @@ def list_split(
     return listing
 
 
+def check_classes(listing: SplitListing, expected: Sequence[str], expected_from: str, fix: str) -> None:
+    """DatasetError unless the split has exactly the ``expected`` classes in that order (a model's
+    outputs are indices into that list). The message names the classes missing and unexpected,
+    the two counts, or the other order; ``expected_from`` says whose classes they are
+    ("the model's (RUN/classes.json)") and ``fix`` what to do ("evaluate on ...")."""
+    found, expected = list(listing.classes), list(expected)
+    if found == expected:
+        return
+    missing = [c for c in expected if c not in found]
+    extra = [c for c in found if c not in expected]
+    detail = [f"{len(found)} classes, expected {len(expected)}"] if len(found) != len(expected) else []
+    if missing:
+        detail.append(f"missing {missing}")
+    if extra:
+        detail.append(f"unexpected {extra}")
+    if not missing and not extra and len(found) == len(expected):
+        detail.append(f"same names in another order: {found}")
+    raise DatasetError(f"{listing.split_dir}: classes differ from {expected_from} ({'; '.join(detail)}); "
+                       f"{fix}: {expected}")
+
+
 def _list_food11(split_dir: Path) -> list[tuple[Path, int]]:
     samples = []
     for path in sorted(split_dir.iterdir()):
@@ -115,7 +138,8 @@ def _list_food11(split_dir: Path) -> list[tuple[Path, int]]:
         counts[class_id] += 1
     empty = [f"{i} ({FOOD11_CLASSES[i]})" for i, n in enumerate(counts) if n == 0]
     if empty:
-        raise DatasetError(f"{split_dir}: no images for class {', '.join(empty)}; every class needs images in every split")
+        raise DatasetError(f"{split_dir}: no images for class {', '.join(empty)}; "
+                           "every class needs images in every split")
     return samples
 
 
@@ -124,7 +148,8 @@ def _list_folders(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     for name in classes:
         folder = split_dir / name
         if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*") if p.is_file()):
-            raise DatasetError(f"{folder}: class folder holds no images ({', '.join(IMAGE_EXTENSIONS)}); add images or remove it")
+            raise DatasetError(f"{folder}: class folder holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                               "add images or remove it")
     if len(classes) < 2:
         raise DatasetError(f"{split_dir}: found {len(classes)} class folder(s); a classifier needs at least 2")
     pairs = make_dataset(str(split_dir), class_to_idx, extensions=IMAGE_EXTENSIONS)

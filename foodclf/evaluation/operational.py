@@ -13,22 +13,25 @@ Choices the figures depend on (also in docs/evaluate.md):
 - Latency runs one image ``runs`` times after ``LATENCY_WARMUP`` untimed runs; throughput runs
   ``throughput_runs`` batches after one untimed batch. Both under ``torch.inference_mode``, in
   this process, with the torch thread count recorded next to them.
+
+The figures' types (``Latency``, ``Throughput``, ``OperationalMetrics``) are metrics.json's
+contract (foodclf.contracts.metrics); the machine they were measured on is foodclf.machine's.
 """
 from __future__ import annotations
 
 import logging
 import os
-import platform
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import psutil
 import torch
+
+from foodclf.contracts.metrics import Latency, OperationalMetrics, Throughput
 
 log = logging.getLogger(__name__)
 
@@ -36,41 +39,6 @@ Predictor = Callable[[torch.Tensor], torch.Tensor]
 BYTES_PER_MB = 1_000_000
 LATENCY_WARMUP = 5
 THROUGHPUT_RUNS = 5
-
-
-@dataclass
-class Latency:
-    """Milliseconds for one image, over ``runs`` timed runs."""
-
-    median: float
-    p95: float
-    p99: float
-    runs: int
-
-
-@dataclass
-class Throughput:
-    batch_size: int
-    images_per_s: float
-    runs: int  # timed batches
-
-
-@dataclass
-class OperationalMetrics:
-    disk_mb: float          # size of the model file
-    memory_mb: float        # RSS added by loading the model and running one prediction
-    process_rss_mb: float   # whole RSS of that fresh process afterwards (interpreter, torch, model)
-    threads: int            # torch intra-op threads used for latency and throughput
-    latency_ms: Latency
-    throughput: Throughput
-
-
-@dataclass
-class MachineInfo:
-    cpu: str
-    cores: int    # CPUs this process may run on
-    torch: str
-    python: str
 
 
 def disk_mb(path: str | os.PathLike) -> float:
@@ -139,24 +107,18 @@ def _memory_in_child(load_predictor: Callable[[], Predictor], input_shape: tuple
     return (after - before) / BYTES_PER_MB, after / BYTES_PER_MB
 
 
-def machine_info() -> MachineInfo:
-    return MachineInfo(cpu=cpu_model(), cores=usable_cores(), torch=torch.__version__,
-                       python=platform.python_version())
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def usable_cores() -> int:
-    # The affinity mask is what a container or taskset grants; os.cpu_count() is the whole host.
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def measure_operational(load_predictor: Callable[[], Predictor], predict: Predictor, model_file: Path,
+                        dataset: Sequence[tuple[torch.Tensor, int]], batch_size: int, latency_runs: int,
+                        throughput_runs: int = THROUGHPUT_RUNS, threads: int | None = None) -> OperationalMetrics:
+    """Disk, memory (fresh process), latency and throughput, on real images of ``dataset``
+    ((image, label) pairs, preprocessed as the model expects)."""
+    image = dataset[0][0]
+    # A full batch even from a small split: the images repeat, the arithmetic is the same.
+    batch = torch.stack([dataset[i % len(dataset)][0] for i in range(batch_size)])
+    latency = measure_latency(predict, image, latency_runs)
+    throughput = measure_throughput(predict, batch, throughput_runs)
+    log.info("measuring memory in a fresh process")
+    memory, process_rss = measure_memory(load_predictor, (1, *image.shape), threads)
+    return OperationalMetrics(disk_mb=round(disk_mb(model_file), 3), memory_mb=round(memory, 3),
+                              process_rss_mb=round(process_rss, 3), threads=torch.get_num_threads(),
+                              latency_ms=latency, throughput=throughput)
