@@ -1,20 +1,29 @@
 """Load-test a served model like siege, with locust: transaction rate, response time,
 p50/p95/p99, failures, and the server's CPU cores and memory.
 
-  python scripts/loadtest.py --url http://127.0.0.1:8080/predictions/food --image photo.jpg \\
+  foodclf loadtest --url http://127.0.0.1:8080/predictions/food --image photo.jpg \\
       --users 10 --delay 1 --duration 30s --out runs/food
-  python scripts/loadtest.py --url ... --image photo.jpg --profile challenge --time-scale 0.1
-  python scripts/loadtest.py --url ... --image photo.jpg --capacity --levels 1,2,4,8,16 --duration 20s
+  foodclf loadtest --url ... --image photo.jpg --profile challenge --time-scale 0.1
+  foodclf loadtest --url ... --image photo.jpg --capacity --levels 1,2,4,8,16 --duration 20s
 
 Only the given URL is ever requested; every run stops by itself (stage durations plus a
 request timeout). Writes OUT/loadtest.json and OUT/loadtest.csv when --out is given.
+
+exit codes:
+  0  at least one request succeeded (read the summary for failures)
+  2  bad input: options, URL, image, profile (one line saying what to give instead)
+  3  no request succeeded: nothing answered at the URL, or every answer was an error
+     (the summary and, with --out, the files are still written: they say which errors)
 """
 import argparse
 import sys
 
-from foodclf.cli import run_cli
-from foodclf.loadtest.runner import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, format_summary, run_capacity, run_loadtest
+from foodclf.contracts.loadtest import LoadTest
 from foodclf.loadtest.profiles import Stage, parse_duration
+from foodclf.loadtest.runner import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, run_capacity, run_loadtest
+from foodclf.loadtest.summary import format_capacity, format_summary
+
+EXIT_NOTHING_SUCCEEDED = 3
 
 
 def _levels(text: str) -> list[int]:
@@ -48,6 +57,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def nothing_succeeded(report: LoadTest) -> str:
+    """The one-line error for a run without a single success, naming the URL and what failed."""
+    kinds = ", ".join(f"{kind} {n}" for kind, n in report.overall.errors.items()) or "no request completed"
+    return (f"error: no request to {report.url} succeeded ({kinds}); is the server up, and is this its "
+            "prediction URL?")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     common = dict(out_dir=args.out, server_pids=args.server_pids, timeout_s=args.timeout,
@@ -60,11 +76,11 @@ def main(argv=None) -> int:
         stage = Stage(parse_duration(args.duration), args.users, args.delay)
         report = run_loadtest(args.url, args.image, [stage], time_scale=args.time_scale, **common)
     print(format_summary(report))
-    if report.get("capacity"):
-        print("\ncapacity: users -> trans/s, response time s")
-        for row in report["capacity"]:
-            rt = "-" if row["response_time_s"] is None else f"{row['response_time_s']:.3f}"
-            print(f"  {row['users']:>3} -> {row['transaction_rate']:8.2f}, {rt}")
+    if report.capacity:
+        print("\n" + format_capacity(report))
     if args.out:
         print(f"\nwrote {args.out}/loadtest.json and loadtest.csv")
+    if report.overall.successes == 0:
+        print(nothing_succeeded(report), file=sys.stderr)
+        return EXIT_NOTHING_SUCCEEDED
     return 0

@@ -20,6 +20,8 @@ import sys
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
+# locust first: it patches the stdlib with gevent before anything else imports it
+# isort: off
 import locust  # noqa: E402,F401  (patches the stdlib with gevent on import)
 
 import json  # noqa: E402
@@ -33,6 +35,7 @@ from gevent.event import Event  # noqa: E402
 from locust import constant, task  # noqa: E402
 from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
+# isort: on
 
 log = logging.getLogger("foodclf.loadtest.locust_child")
 

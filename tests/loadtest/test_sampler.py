@@ -1,0 +1,50 @@
+"""foodclf.loadtest.sampler: a real process sampled with psutil, and the stage windows of samples."""
+import os
+import threading
+import time
+
+from foodclf.loadtest.sampler import Sample, ServerSampler, is_loopback, server_means, server_pids_for
+
+
+def test_sampling_a_busy_process_sees_its_cpu_and_memory():
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    worker = threading.Thread(target=spin, daemon=True)
+    worker.start()
+    try:
+        with ServerSampler([os.getpid()], interval_s=0.1) as sampler:
+            while len(sampler.samples) < 4:
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    usage = sampler.usage()
+    assert usage.samples == len(sampler.samples) >= 4 and usage.pids == [os.getpid()]
+    assert usage.cpu_cores_max > 0 and usage.cpu_cores_mean <= usage.cpu_cores_max
+    assert usage.rss_mb_mean > 10  # this Python process holds numpy and pydantic at least
+
+
+def test_a_process_that_is_gone_gives_no_samples_not_an_error():
+    with ServerSampler([2**22 + 12345], interval_s=0.05) as sampler:  # above Linux's default pid_max
+        time.sleep(0.2)
+    usage = sampler.usage()
+    assert usage.samples == 0 and usage.cpu_cores_mean is None and usage.pids == []
+
+
+def test_stage_windows_take_the_samples_inside_or_the_next_one():
+    samples = [Sample(1.0, 1.0, 100.0), Sample(2.0, 3.0, 300.0), Sample(3.0, 5.0, 500.0)]
+    assert server_means(samples, 0.0, 2.0) == {"cpu_cores": 2.0, "rss_mb": 200.0}       # (0, 2]
+    assert server_means(samples, 2.2, 2.4) == {"cpu_cores": 5.0, "rss_mb": 500.0}       # shorter than the interval
+    assert server_means(samples, 3.0, 4.0) == {"cpu_cores": None, "rss_mb": None}        # nothing at or after it
+    assert server_means([], 0.0, 1.0) == {"cpu_cores": None, "rss_mb": None}
+
+
+def test_the_server_is_whoever_listens_on_a_loopback_port(ok_server):
+    assert server_pids_for(ok_server.url, None) == [os.getpid()]   # the fixture's server thread is this process
+    assert server_pids_for(ok_server.url, [7, 7, 3]) == [3, 7]     # given PIDs win
+    assert server_pids_for("http://192.0.2.1:8080/predictions/food", None) == []   # remote: not sampled
+    assert is_loopback("localhost") and is_loopback("::1") and not is_loopback("example.org")
