@@ -44,6 +44,7 @@ from foodclf.cli import run_cli
 from foodclf.data.datasets import FOOD11_CLASSES
 from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
+from foodclf.contracts import to_json
 from foodclf.loadtest.runner import run_loadtest
 from foodclf.models.net import create_model, default_data_config
 from foodclf.loadtest.profiles import Stage, parse_duration
@@ -197,13 +198,13 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
             before = meter.read()
             report = run_loadtest(url, photo, [Stage(RAMP_S, users, 0.0), Stage(seconds, users, 0.0)], server_pids=pids)
             after = meter.read()
-            steady = report["stages"][1]
+            steady = to_json(report.stages[1])  # plain data: it goes into --out as it is
             served.append(steady)
             # The server's CPU over the whole run, per image answered in it; the load generator's
             # over the steady part (as it measures itself: its start-up is left out).
-            cpu.append({k: 1000 * (after[k] - before[k]) / max(1, report["overall"]["successes"]) for k in after})
+            cpu.append({k: 1000 * (after[k] - before[k]) / max(1, report.overall.successes) for k in after})
             cpu[-1]["client"] = 1000 * (steady["client_cpu_cores"] or 0.0) / max(1e-9, steady["transaction_rate"])
-        ten = run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], server_pids=pids)["overall"]
+        ten = to_json(run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], server_pids=pids).overall)
     saturated = sorted(served, key=lambda o: o["transaction_rate"])[len(served) // 2]  # the median round
     return {"users": users, "raw": statistics.median(raws), "raw_rounds": raws,
             "raw_cpu_ms": statistics.median(raw_cpu), "saturated": saturated,
