@@ -25,6 +25,7 @@ from foodclf.cli import run_cli
 from foodclf.errors import FoodclfError
 from foodclf.deploy.hpa import capacity_drift, capacity_from_loadtest, compare_with_loadtest, mean_capacity
 from foodclf.io import atomic_write_json
+from foodclf.contracts.loadtest import LoadTest
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.loadtest.profiles import make_stage, parse_duration
 from foodclf.data.sample import draw_sample
@@ -125,9 +126,9 @@ class MachineLoad:
         busy = (sum(after) - sum(before)) - idle
         self.cores = busy / max(time.monotonic() - then, 1e-9)
 
-    def others(self, loadtest: dict) -> float:
+    def others(self, loadtest: LoadTest) -> float:
         """Busy cores beyond the server's own during a load test."""
-        return round(self.cores - (loadtest["server"]["cpu_cores_mean"] or 0.0), 2)
+        return round(self.cores - (loadtest.server.cpu_cores_mean or 0.0), 2)
 
 
 def _sample_photo(path: Path) -> Path:
