@@ -23,7 +23,8 @@ import psutil
 from foodclf.serve.archive import archive_run
 from foodclf.cli import run_cli
 from foodclf.errors import FoodclfError
-from foodclf.deploy.hpa import capacity_drift, capacity_from_loadtest, compare_with_loadtest, mean_capacity
+from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean_capacity
+from foodclf.deploy.check import compare_with_loadtest
 from foodclf.io import atomic_write_json
 from foodclf.contracts.loadtest import LoadTest
 from foodclf.loadtest.runner import run_capacity, run_loadtest

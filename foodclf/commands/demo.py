@@ -24,17 +24,18 @@ from foodclf.report.compare import compare
 from foodclf.data.datasets import list_split
 from foodclf.evaluation.optimizing import evaluate, format_summary as metrics_summary
 from foodclf.export.variants import export_variants
-from foodclf.deploy.hpa import SimulationSettings, format_table, load_capacity, simulate, write_simulation
+from foodclf.deploy.capacity import load_capacity
+from foodclf.deploy.cluster import SimulationSettings
+from foodclf.deploy.results import format_table, write_simulation
+from foodclf.deploy.simulation import simulate
 from foodclf.loadtest.runner import format_summary as loadtest_summary, run_capacity, run_loadtest
-from foodclf.deploy.manifests import load_deployment
+from foodclf.deploy.manifests import default_overlays, load_deployment
 from foodclf.loadtest.profiles import Stage, parse_profile
 from foodclf.training.runs import load_run
 from foodclf.data.sample import make_sample
 from foodclf.serve.server import TorchServe
 from foodclf.training.recipe import TrainConfig, train
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout, until the manifests ship in the package
-MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
 BACKBONES = ("baseline", "mobilenet_v2", "vgg16")
 
 # The sample demo: random weights, small images and few epochs so that it fits in minutes on 2 cores.
@@ -122,7 +123,7 @@ def serve_and_load_test(args, run_dirs: list[Path], image: Path, settings: dict,
 def simulate_all(run_dirs: list[Path], time_scale: float, progress: Progress) -> None:
     progress("simulating deployment_hpa and deployment_hpa+ under the challenge profile")
     stages = parse_profile("challenge", time_scale)
-    specs = [load_deployment(m) for m in MANIFESTS]
+    specs = [load_deployment(m) for m in default_overlays()]  # the packaged overlays hpa, hpa+
     results = []
     for run_dir in run_dirs:
         capacity = load_capacity(run_dir / "capacity" / "loadtest.json")

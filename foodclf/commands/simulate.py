@@ -1,22 +1,24 @@
 """Predict Kubernetes deployments of a model: simulate the HPA under a siege load profile.
 
-    python scripts/simulate_hpa.py --capacity RUN_DIR/loadtest.json --manifest k8s/deployment_hpa.yaml \\
-        --manifest k8s/deployment_hpa+.yaml --profile challenge
+    foodclf simulate --capacity RUN_DIR/loadtest.json --profile challenge
+    foodclf simulate --capacity RUN_DIR/loadtest.json --manifest k8s/overlays/hpa+ --manifest my-deployment.yaml
+
+The deployments default to the packaged kustomize overlays hpa and hpa+ (rendered with kubectl
+when it is installed, else with foodclf's own small kustomize reader).
 
 Writes RUN_DIR/simulations/<deployment>.json .csv .png (or under --out) and prints the report's
 table, one row per model x deployment. See docs/kubernetes.md.
 """
 import argparse
-import sys
 from pathlib import Path
 
-from foodclf.cli import run_cli
-from foodclf.deploy.hpa import Cluster, SimulationSettings, format_table, load_capacity, simulate, write_simulation
-from foodclf.deploy.manifests import load_deployment, parse_cpu, parse_memory
+from foodclf.deploy.capacity import load_capacity
+from foodclf.deploy.cluster import Cluster, SimulationSettings
+from foodclf.deploy.manifests import default_overlays, load_deployment
+from foodclf.deploy.results import format_table, write_simulation
+from foodclf.deploy.simulation import simulate
+from foodclf.deploy.spec import parse_cpu, parse_memory
 from foodclf.loadtest.profiles import parse_profile
-
-REPO = Path(__file__).resolve().parents[2]  # the checkout, until the manifests ship in the package
-DEFAULT_MANIFESTS = [REPO / "k8s" / "deployment_hpa.yaml", REPO / "k8s" / "deployment_hpa+.yaml"]
 
 
 def main(argv=None) -> int:
@@ -25,7 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--capacity", action="append", required=True,
                         help="a loadtest.json with a capacity curve (or its run directory); repeat for more models")
     parser.add_argument("--manifest", action="append",
-                        help="a manifest file with a Deployment and its HPA; repeat (default: k8s/deployment_hpa*.yaml)")
+                        help="a kustomize overlay directory or a manifest file with a Deployment and its HPA; "
+                             "repeat (default: the packaged overlays hpa and hpa+)")
     parser.add_argument("--profile", default="challenge", help="'challenge' or a profile file (default: challenge)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply every stage's duration (the controller's timings stay real)")
@@ -47,12 +50,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     settings = SimulationSettings(
-        cluster=Cluster(args.nodes, parse_cpu(args.node_cpu, "--node-cpu"), parse_memory(args.node_memory, "--node-memory")),
+        cluster=Cluster(args.nodes, parse_cpu(args.node_cpu, "--node-cpu"),
+                        parse_memory(args.node_memory, "--node-memory")),
         metrics_interval_s=args.metrics_interval_s, image_pull_s=args.image_pull_s, model_load_s=args.model_load_s,
         queue_size=args.queue_size, timeout_s=args.timeout_s, seed=args.seed)
     stages = parse_profile(args.profile, args.time_scale)
     profile = Path(args.profile).stem if Path(args.profile).suffix else args.profile
-    specs = [load_deployment(m) for m in (args.manifest or DEFAULT_MANIFESTS)]
+    specs = [load_deployment(m) for m in (args.manifest or default_overlays())]
     capacities = [load_capacity(c) for c in args.capacity]
 
     results = []

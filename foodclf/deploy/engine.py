@@ -1,0 +1,383 @@
+"""The event-driven simulation: siege's users, the Service, the pods and the HPA controller in time.
+
+* A replica is a processor-sharing server: with ``n`` requests inside it completes the capacity
+  curve's transaction rate at ``n`` users in total and uses the curve's CPU at ``n``; above the
+  pod's CPU limit it is throttled (CPU = limit, the rate shrinks in proportion). It holds at most
+  ``queue_size`` requests (TorchServe's job_queue_size); more are refused (503).
+* Users are siege's closed loop (as foodclf.loadtest.runner's): wait uniform(0, delay), send one
+  request, wait for the answer, again. A stage change redraws the waits of waiting users; a
+  request counts in the stage in which it completes. It fails when no replica is ready
+  (refused), its replica is full, or it outlasts the client timeout. The Service picks a ready
+  replica at random (kube-proxy's iptables mode).
+* Every sync period the controller (foodclf.deploy.controller) sees the pods as metrics-server
+  last sampled them: a sample is the mean CPU over the scrape interval before it.
+* A new pod is Pending until a node has its requests free, then pulls its image, starts
+  TorchServe and turns Ready on the probes' schedule (foodclf.deploy.cluster). A removed pod
+  leaves the endpoints at once and finishes the requests it holds. Deterministic for a seed.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from foodclf.contracts.simulation import SimulationStage
+from foodclf.deploy.capacity import Capacity, served_rate
+from foodclf.deploy.cluster import SimulationError, SimulationSettings, place_pod, ready_delay_s
+from foodclf.deploy.controller import ControllerState, PodView, reconcile
+from foodclf.deploy.spec import DeploymentSpec
+from foodclf.loadtest.profiles import Stage
+
+log = logging.getLogger(__name__)
+
+KIB_PER_MIB = 1024
+# A refused connection or an immediate 503 still costs the client a round trip; without it a
+# user with no delay would retry infinitely often in zero time.
+FAILED_REQUEST_S = 0.05
+# The time series' columns, one row per record interval (foodclf.deploy.results writes the CSV).
+CSV_FIELDS = ["t_s", "stage", "users", "replicas", "pods", "ready", "pending", "in_flight", "successes", "failures",
+              "throughput", "response_time_s", "cpu_cores", "memory_mb", "hpa_utilization", "hpa_desired"]
+
+
+class _Request:
+    __slots__ = ("user", "sent_s", "pod", "counted")
+
+    def __init__(self, user: int, sent_s: float):
+        self.user, self.sent_s, self.pod, self.counted = user, sent_s, None, False
+
+
+class _Pod:
+    """A pod: its life-cycle times, the requests it serves (processor sharing) and its CPU counter."""
+
+    def __init__(self, name: int, created_s: float):
+        self.name = name
+        self.created_s = created_s
+        self.node: int | None = None
+        self.bound_s: float | None = None
+        self.started_s = math.inf      # container running (memory from here)
+        self.up_s = math.inf           # TorchServe answering
+        self.ready_s = math.inf
+        self.deleted_s: float | None = None
+        self.gone = False
+        self.jobs: list[tuple[float, int, _Request]] = []  # (finish tag, seq, request)
+        self.attained = 0.0            # service each request in it has received (PS virtual time)
+        self.cpu_seconds = 0.0
+        self.scrape: tuple[float, float] | None = None     # (time, cpu_seconds) at the last scrape
+        self.sample: tuple[float, float] | None = None     # (time, cores)
+
+    def ready(self, t: float) -> bool:
+        return self.deleted_s is None and t >= self.ready_s
+
+    def running(self, t: float) -> bool:
+        return not self.gone and t >= self.started_s
+
+
+class Engine:
+    """One run: build it, call run(), then read rows (the CSV's), stage_rows and the totals."""
+
+    def __init__(self, capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
+                 settings: SimulationSettings, initial_replicas: int | None):
+        self.capacity, self.spec, self.stages, self.s = capacity, spec, list(stages), settings
+        self.rng = random.Random(settings.seed)
+        self.t = 0.0
+        self.end = sum(st.duration_s for st in stages)
+        self.events: list[tuple[float, int, str, Any]] = []
+        self.seq = 0
+        # Per replica, indexed by requests inside: service rate and CPU, CPU limit applied.
+        top = settings.queue_size
+        table = [served_rate(capacity.rate(n), capacity.cpu(n), spec.cpu_limit) for n in range(top + 1)]
+        self.rate = [r for r, _ in table]
+        self.cpu = [c for _, c in table]
+        self.rss = [capacity.rss_mb(n) for n in range(top + 1)]
+        self.server_up_s = settings.model_load_s
+        self.ready_after_start_s = ready_delay_s(settings.model_load_s, spec.readiness, spec.startup)
+        c = settings.cluster
+        self.free = [[c.node_cpu, c.node_memory_bytes] for _ in range(c.nodes)]
+        self.pods: list[_Pod] = []
+        self.replicas = 0
+        self.controller = ControllerState()
+        self.desired = None
+        # Users: each has a token; a wake-up event with an old token is stale.
+        self.users = 0
+        self.user_token: list[int] = []
+        self.user_request: list[_Request | None] = []
+        self.stage_index = 0
+        # Counters for the current record interval and stage.
+        self.cpu_total = 0.0
+        self.interval = {"successes": 0, "failures": 0, "time": 0.0, "cpu": 0.0}
+        self.stage_acc = self._new_stage_acc()
+        self.rows: list[dict] = []
+        self.stage_rows: list[SimulationStage] = []
+        self.all_successes = 0
+        self.all_failures = 0
+        self.all_time = 0.0
+        self._start(initial_replicas if initial_replicas is not None else spec.min_replicas)
+
+    # ---- set-up
+    def _start(self, replicas: int) -> None:
+        need_cpu, need_mem = self.spec.cpu_request, self.spec.memory_request_bytes
+        for _ in range(replicas):  # the deployment was up and idle before the test began
+            pod = self._new_pod()
+            if not self._bind(pod, settle=True):
+                raise SimulationError(f"{replicas} replicas do not fit the cluster's nodes "
+                                      f"(requests {need_cpu} CPU, {need_mem / 2**30:.2f} GiB each)")
+        self.replicas = replicas
+        self._push(0.0, "stage", 0)
+        self._push(self.s.sync_period_s, "sync", None)
+        self._push(self.s.metrics_offset_s % self.s.metrics_interval_s or self.s.metrics_interval_s, "scrape", None)
+        self._push(self.s.record_interval_s, "record", None)
+        for pod in self.pods:
+            pod.scrape = (0.0, 0.0)
+
+    def _push(self, t: float, kind: str, data: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, self.seq, kind, data))
+
+    def _new_stage_acc(self) -> dict:
+        return {"successes": 0, "failures": 0, "time": 0.0, "cpu_s": 0.0, "memory_mb_s": 0.0,
+                "replicas_s": 0.0, "ready_s": 0.0, "t0": self.t}
+
+    # ---- the main loop
+    def run(self) -> None:
+        while True:
+            t_event = self.events[0][0] if self.events else math.inf
+            pod, t_done = self._next_completion()
+            if t_done <= t_event and t_done < self.end:
+                self._advance(t_done)
+                self._complete(pod)
+                continue
+            if t_event > self.end:
+                self._advance(self.end)
+                self._finish_stage()
+                return
+            t, _, kind, data = heapq.heappop(self.events)
+            self._advance(t)
+            getattr(self, f"_on_{kind}")(data)
+
+    def _next_completion(self) -> tuple[_Pod | None, float]:
+        best, best_t = None, math.inf
+        for pod in self.pods:
+            n = len(pod.jobs)
+            if n and self.rate[n] > 0:
+                t = self.t + max(0.0, pod.jobs[0][0] - pod.attained) * n / self.rate[n]
+                if t < best_t:
+                    best, best_t = pod, t
+        return best, best_t
+
+    def _advance(self, t: float) -> None:
+        dt = t - self.t
+        if dt <= 0:
+            return
+        memory = 0.0
+        for pod in self.pods:
+            n = len(pod.jobs)
+            if n:
+                pod.attained += dt * self.rate[n] / n
+                used = dt * self.cpu[n]
+                pod.cpu_seconds += used
+                self.cpu_total += used
+                self.stage_acc["cpu_s"] += used
+            if pod.running(self.t):
+                memory += self.rss[n]
+        ready = sum(1 for p in self.pods if p.ready(self.t))
+        acc = self.stage_acc
+        acc["memory_mb_s"] += memory * dt
+        acc["replicas_s"] += self.replicas * dt
+        acc["ready_s"] += ready * dt
+        self.t = t
+
+    # ---- requests
+    def _on_send(self, data: tuple[int, int]) -> None:
+        user, token = data
+        if user >= self.users or token != self.user_token[user]:
+            return  # a wake-up from before a stage change or from a user who left
+        request = _Request(user, self.t)
+        self.user_request[user] = request
+        endpoints = [p for p in self.pods if p.ready(self.t)]
+        pod = self.rng.choice(endpoints) if endpoints else None
+        if pod is None or self.t < pod.up_s or len(pod.jobs) >= self.s.queue_size:
+            self._fail(request, self.t + FAILED_REQUEST_S)  # refused, or 503 from a full queue
+            return
+        request.pod = pod
+        self.seq += 1
+        heapq.heappush(pod.jobs, (pod.attained + 1.0, self.seq, request))
+        self._push(self.t + self.s.timeout_s, "timeout", request)
+
+    def _complete(self, pod: _Pod) -> None:
+        tag, _, request = heapq.heappop(pod.jobs)
+        # Rounding must not let the next tag fall behind; an empty pod starts counting afresh.
+        pod.attained = max(pod.attained, tag) if pod.jobs else 0.0
+        if pod.deleted_s is not None and not pod.jobs:
+            self._remove(pod)
+        if not self._awaited(request):
+            return  # timed out already, or its user left
+        request.counted = True
+        self._count(success=True, elapsed=self.t - request.sent_s)
+        self._think(request.user)
+
+    def _on_timeout(self, request: _Request) -> None:
+        if self._awaited(request):
+            self._fail(request, self.t)  # the server keeps working on it; the client has given up
+
+    def _awaited(self, request: _Request) -> bool:
+        """Whether a user still waits for this request's answer."""
+        return not request.counted and request.user < self.users and self.user_request[request.user] is request
+
+    def _fail(self, request: _Request, retry_s: float) -> None:
+        request.counted = True
+        self._count(success=False)
+        self._think(request.user, not_before=retry_s)
+
+    def _count(self, success: bool, elapsed: float = 0.0) -> None:
+        key = "successes" if success else "failures"
+        self.interval[key] += 1
+        self.stage_acc[key] += 1
+        if success:
+            self.interval["time"] += elapsed
+            self.stage_acc["time"] += elapsed
+
+    def _think(self, user: int, not_before: float | None = None) -> None:
+        self.user_request[user] = None
+        self.user_token[user] += 1
+        wake = self.t + self.rng.uniform(0.0, self.stages[self.stage_index].delay_s)
+        if not_before is not None:
+            wake = max(wake, not_before)
+        self._push(wake, "send", (user, self.user_token[user]))
+
+    # ---- the load profile
+    def _on_stage(self, index: int) -> None:
+        if index > 0:
+            self._finish_stage()
+        self.stage_index = index
+        stage = self.stages[index]
+        old = self.users
+        self.users = stage.users
+        while len(self.user_token) < self.users:
+            self.user_token.append(0)
+            self.user_request.append(None)
+        for user in range(self.users):
+            # Waiting users (and newcomers) redraw their wait with the new stage's delay, as
+            # foodclf.loadtest.runner's users do; users with a request in flight keep waiting for it.
+            if user >= old or self.user_request[user] is None:
+                self._think(user)
+        for user in range(self.users, old):
+            self.user_request[user] = None  # users who leave abandon what they sent
+            self.user_token[user] += 1
+        if index + 1 < len(self.stages):
+            self._push(self.t + stage.duration_s, "stage", index + 1)
+
+    def _finish_stage(self) -> None:
+        acc, stage = self.stage_acc, self.stages[self.stage_index]
+        duration = max(self.t - acc["t0"], 1e-9)
+        self.stage_rows.append(SimulationStage(
+            index=self.stage_index + 1, duration_s=round(duration, 3), users=stage.users, delay_s=stage.delay_s,
+            successes=acc["successes"], failures=acc["failures"],
+            transaction_rate=round(acc["successes"] / duration, 4),
+            response_time_s=round(acc["time"] / acc["successes"], 4) if acc["successes"] else None,
+            cpu_cores=round(acc["cpu_s"] / duration, 4),
+            memory_kb=round(acc["memory_mb_s"] / duration * KIB_PER_MIB),
+            replicas=round(acc["replicas_s"] / duration, 3), ready=round(acc["ready_s"] / duration, 3)))
+        self.all_successes += acc["successes"]
+        self.all_failures += acc["failures"]
+        self.all_time += acc["time"]
+        self.stage_acc = self._new_stage_acc()
+
+    # ---- metrics, the controller and the deployment
+    def _on_scrape(self, _: Any) -> None:
+        for pod in self.pods:
+            if not pod.running(self.t):
+                continue
+            if pod.scrape is not None and self.t > pod.scrape[0]:
+                pod.sample = (self.t, (pod.cpu_seconds - pod.scrape[1]) / (self.t - pod.scrape[0]))
+            pod.scrape = (self.t, pod.cpu_seconds)
+        self._push(self.t + self.s.metrics_interval_s, "scrape", None)
+
+    def _on_sync(self, _: Any) -> None:
+        views = [self._view(p) for p in self.pods if not p.gone]
+        desired = reconcile(self.controller, self.spec, self.replicas, views, self.t, self.s.tolerance,
+                            self.s.cpu_init_period_s)
+        self.desired = desired
+        if desired != self.replicas:
+            log.debug("t=%.0f s: HPA scales %d -> %d (utilisation %s%%)", self.t, self.replicas, desired,
+                      self.controller.utilization)
+            self._scale(desired)
+        self._push(self.t + self.s.sync_period_s, "sync", None)
+
+    def _view(self, pod: _Pod) -> PodView:
+        return PodView(
+            request_cores=self.spec.cpu_request, deleting=pod.deleted_s is not None,
+            pending=pod.node is None or self.t < pod.started_s, ready=pod.ready(self.t),
+            start_s=pod.bound_s if pod.bound_s is not None else self.t,
+            ready_since_s=pod.ready_s if pod.ready_s <= self.t else None,
+            sample_cores=pod.sample[1] if pod.sample else None,
+            sample_time_s=pod.sample[0] if pod.sample else 0.0, sample_window_s=self.s.metrics_interval_s)
+
+    def _scale(self, desired: int) -> None:
+        live = [p for p in self.pods if p.deleted_s is None]
+        if desired > len(live):
+            for _ in range(desired - len(live)):
+                self._bind(self._new_pod())
+        else:
+            # The ReplicaSet deletes unscheduled, then not-ready, then the most recent pods first.
+            order = sorted(live, key=lambda p: (p.node is not None, p.running(self.t), p.ready(self.t),
+                                                -p.created_s))
+            for pod in order[:len(live) - desired]:
+                pod.deleted_s = self.t
+                if not pod.jobs:
+                    self._remove(pod)
+        self.replicas = desired
+
+    def _new_pod(self) -> _Pod:
+        pod = _Pod(len(self.pods), self.t)
+        self.pods.append(pod)
+        return pod
+
+    def _bind(self, pod: _Pod, settle: bool = False) -> bool:
+        node = place_pod(self.free, self.spec.cpu_request, self.spec.memory_request_bytes)
+        if node is None:
+            return False  # Pending until a node frees up
+        self.free[node][0] -= self.spec.cpu_request
+        self.free[node][1] -= self.spec.memory_request_bytes
+        pod.node, pod.bound_s = node, self.t
+        if settle:  # started long ago: ready, and past the HPA's CPU initialisation period
+            pod.bound_s = -1e9
+            pod.started_s = pod.up_s = pod.ready_s = -1e9
+        else:
+            pod.started_s = self.t + self.s.image_pull_s
+            pod.up_s = pod.started_s + self.server_up_s
+            pod.ready_s = pod.started_s + self.ready_after_start_s
+        return True
+
+    def _remove(self, pod: _Pod) -> None:
+        pod.gone = True
+        if pod.node is not None:
+            self.free[pod.node][0] += self.spec.cpu_request
+            self.free[pod.node][1] += self.spec.memory_request_bytes
+        self.pods = [p for p in self.pods if p is not pod]
+        for waiting in [p for p in self.pods if p.node is None and p.deleted_s is None]:
+            self._bind(waiting)
+
+    # ---- the time series
+    def _on_record(self, _: Any) -> None:
+        width = self.s.record_interval_s
+        iv = self.interval
+        cpu = (self.cpu_total - iv["cpu"]) / width
+        live = [p for p in self.pods if p.deleted_s is None]
+        self.rows.append({
+            "t_s": round(self.t, 3), "stage": self.stage_index + 1, "users": self.users, "replicas": self.replicas,
+            "pods": len(live), "ready": sum(1 for p in live if p.ready(self.t)),
+            "pending": sum(1 for p in live if p.node is None),
+            "in_flight": sum(len(p.jobs) for p in self.pods),
+            "successes": iv["successes"], "failures": iv["failures"],
+            "throughput": round(iv["successes"] / width, 3),
+            "response_time_s": round(iv["time"] / iv["successes"], 4) if iv["successes"] else "",
+            "cpu_cores": round(cpu, 4),
+            "memory_mb": round(sum(self.rss[len(p.jobs)] for p in self.pods if p.running(self.t)), 1),
+            "hpa_utilization": "" if self.controller.utilization is None else self.controller.utilization,
+            "hpa_desired": "" if self.desired is None else self.desired})
+        self.interval = {"successes": 0, "failures": 0, "time": 0.0, "cpu": self.cpu_total}
+        self._push(self.t + width, "record", None)
+

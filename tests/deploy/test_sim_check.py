@@ -1,0 +1,42 @@
+"""The simulation against reality (foodclf.deploy.check and scripts/check_hpa_sim.py)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from sim_inputs import loadtest
+
+from foodclf.deploy.capacity import capacity_drift, load_capacity
+from foodclf.deploy.check import compare_with_loadtest
+
+
+def test_compare_with_loadtest_gives_relative_errors(capacity):
+    measured = loadtest([{"duration_s": 120.0, "users": 4, "delay_s": 0.0, "transaction_rate": 7.0,
+                          "response_time_s": 0.6}])
+    (row,) = compare_with_loadtest(capacity, measured)
+    assert row["simulated_transaction_rate"] == pytest.approx(7.45, rel=0.02)
+    assert row["transaction_rate_error"] == pytest.approx((row["simulated_transaction_rate"] - 7.0) / 7.0, abs=1e-4)
+    assert row["response_time_error"] == pytest.approx((row["simulated_response_time_s"] - 0.6) / 0.6, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.serve
+def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, capsys, load_script):
+    """The reality check end to end, briefly: real TorchServe, real locust, then the simulation.
+    The 15 % figure needs a quiet machine and minutes of load (docs/kubernetes.md); here the
+    files, the drift and the exit status must agree with what was measured."""
+    script = load_script("check_hpa_sim")
+    tolerance = 0.15
+    code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
+                        "--stage-duration", "4s", "--tolerance", str(tolerance), "--out", str(tmp_path)])
+    check = json.loads((tmp_path / "check.json").read_text())
+    (row,) = check["stages"]
+    assert (row["users"], row["delay_s"]) == (2, 0.1)
+    assert row["measured_transaction_rate"] > 0 and row["simulated_transaction_rate"] > 0
+    assert math.isfinite(row["transaction_rate_error"]) and math.isfinite(row["response_time_error"])
+    before, after = (load_capacity(tmp_path / d / "loadtest.json") for d in ("capacity_before", "capacity_after"))
+    assert check["capacity_drift"] == round(capacity_drift(before, after), 4)
+    worst = max(abs(row["transaction_rate_error"]), abs(row["response_time_error"]))
+    assert code == (0 if worst <= tolerance else 1)
+    assert f"largest relative error {worst:.1%}" in capsys.readouterr().out
