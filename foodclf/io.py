@@ -1,4 +1,4 @@
-"""Atomic file writes and validated JSON reads: the files between stages are contracts.
+"""Atomic file writes and JSON reads (the contracts between stages are validated by foodclf.contracts).
 
 Every output is written to a temporary file in the same folder and renamed into place, so a
 crash or a Ctrl-C never leaves a half-written file that a later stage would trust.
@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from foodclf.errors import SchemaError
 
@@ -76,24 +77,3 @@ def read_json(path: str | os.PathLike) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SchemaError(f"{path}: not valid JSON ({e}); rerun the stage that writes it") from e
 
-
-def require_fields(obj: Any, fields: dict[str, type | tuple[type, ...]], where: str) -> None:
-    """Check that ``obj`` is a dict with each field of the given type; name the first bad one."""
-    if not isinstance(obj, dict):
-        raise SchemaError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for name, kind in fields.items():
-        if name not in obj:
-            raise SchemaError(f"{where}: missing field '{name}'")
-        value = obj[name]
-        # bool is an int in Python; a number field must not accept true/false.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise SchemaError(f"{where}: field '{name}' must be {_type_names(kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise SchemaError(
-                f"{where}: field '{name}' must be {_type_names(kind)}, got {type(value).__name__}"
-            )
-
-
-def _type_names(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from foodclf.errors import SchemaError
-from foodclf.io import atomic_save, atomic_write_json, read_json, require_fields
+from foodclf.io import atomic_save, atomic_write_json, read_json
 
 
 def test_atomic_write_leaves_no_temporary_files_and_readable_output(tmp_path):
@@ -27,14 +27,10 @@ def test_failed_save_keeps_the_old_file_and_no_partial(tmp_path):
     assert os.listdir(tmp_path) == ["a.json"]
 
 
-def test_read_json_and_fields_name_the_problem(tmp_path):
+def test_read_json_names_the_problem(tmp_path):
     bad = tmp_path / "m.json"
     bad.write_text("{not json")
     with pytest.raises(SchemaError, match="m.json: not valid JSON"):
         read_json(bad)
     with pytest.raises(SchemaError, match="missing.json: file not found"):
         read_json(tmp_path / "missing.json")
-    with pytest.raises(SchemaError, match="where: missing field 'b'"):
-        require_fields({"a": 1}, {"a": int, "b": str}, "where")
-    with pytest.raises(SchemaError, match="field 'a' must be int, got a boolean"):
-        require_fields({"a": True}, {"a": int}, "where")

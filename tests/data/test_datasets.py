@@ -4,9 +4,9 @@ import shutil
 import pytest
 from PIL import Image
 
-from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
-from foodclf.data.datamodule import FoodDataModule, discover_classes
 from foodclf.data.data_config import DataConfig
+from foodclf.data.datamodule import FoodDataModule, discover_classes
+from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, SplitListing, check_classes, list_split
 from foodclf.errors import DatasetError
 
 
@@ -119,3 +119,20 @@ def test_dataset_item_is_rgb_even_for_grayscale_files(tmp_path):
     Image.new("L", (10, 12), 77).save(path)
     image, label = FoodImageDataset([(path, 2)])[0]
     assert image.mode == "RGB" and image.size == (10, 12) and label == 2
+
+
+@pytest.mark.parametrize("found, message", [
+    (("a", "b", "c"), None),
+    (("b", "a", "c"), r"same names in another order: \['b', 'a', 'c'\]"),
+    (("a", "b"), r"2 classes, expected 3; missing \['c'\]"),
+    (("a", "b", "x"), r"missing \['c'\]; unexpected \['x'\]"),
+])
+def test_check_classes_says_how_the_classes_differ(tmp_path, found, message):
+    listing = SplitListing(tmp_path / "evaluation", "folders", found, [])
+    if message is None:
+        check_classes(listing, ["a", "b", "c"], "the model's", "use its dataset")
+        return
+    with pytest.raises(DatasetError, match=message) as error:
+        check_classes(listing, ["a", "b", "c"], "the model's", "use its dataset")
+    assert str(error.value).startswith(f"{tmp_path / 'evaluation'}: classes differ from the model's (")
+    assert str(error.value).endswith("; use its dataset: ['a', 'b', 'c']")
