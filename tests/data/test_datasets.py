@@ -10,7 +10,8 @@ from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, SplitListing
 from foodclf.errors import DatasetError
 
 
-def _folder_dataset(root, classes=("apple", "pie", "soup"), per_class=3, splits=("training", "validation", "evaluation")):
+def _folder_dataset(root, classes=("apple", "pie", "soup"), per_class=3,
+                    splits=("training", "validation", "evaluation")):
     for split in splits:
         for i, name in enumerate(classes):
             folder = root / split / name
@@ -26,7 +27,7 @@ def test_food11_flat_layout_gives_food11_names_in_id_order(sample_data):
     assert listing.classes == FOOD11_CLASSES
     assert len(listing.samples) == 11 * 12
     assert {label for _, label in listing.samples} == set(range(11))
-    path, label = next((p, l) for p, l in listing.samples if p.name == "3_0.jpg")
+    path, label = next((p, i) for p, i in listing.samples if p.name == "3_0.jpg")
     assert label == 3 and FOOD11_CLASSES[label] == "Egg"
 
 
