@@ -26,7 +26,7 @@ _EXPORTS = {
     "foodclf.training.config": ("TrainConfig",),
     "foodclf.training.recipe": ("train",),
     "foodclf.data.transforms": ("EvalPreset", "TrainPreset"),
-    "foodclf.evaluation.optimizing": ("Metrics", "evaluate", "evaluate_predictor", "load_metrics", "optimizing_metrics"),
+    "foodclf.evaluation": ("Metrics", "evaluate", "evaluate_predictor", "load_metrics", "optimizing_metrics"),
     "foodclf.serve.archive": ("archive_run",),
     "foodclf.serve.server": ("ServeError", "TorchServe"),
     "foodclf.loadtest.runner": ("load_loadtest", "run_capacity", "run_loadtest"),

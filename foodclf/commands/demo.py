@@ -22,7 +22,7 @@ from foodclf.serve.archive import archive_run
 from foodclf.cli import run_cli
 from foodclf.report.compare import compare
 from foodclf.data.datasets import list_split
-from foodclf.evaluation.optimizing import evaluate, format_summary as metrics_summary
+from foodclf.evaluation import evaluate, format_summary as metrics_summary
 from foodclf.export.variants import export_variants
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.cluster import SimulationSettings

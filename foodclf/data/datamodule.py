@@ -7,11 +7,12 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
 
 from foodclf.data.data_config import DataConfig
-from foodclf.data.datasets import FoodImageDataset, SplitListing, list_split
-from foodclf.errors import DatasetError
+from foodclf.data.datasets import FoodImageDataset, SplitListing, check_classes, list_split
 from foodclf.data.transforms import EvalPreset, TrainPreset
+from foodclf.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,8 @@ class FoodDataModule(pl.LightningDataModule):
         if split not in self.listings:
             listing = list_split(self.data_dir, split, self.check_images, self.skip_bad_images)
             if split != "training":
-                expected = self.listing("training").classes
-                if listing.classes != expected:
-                    raise DatasetError(_class_mismatch(listing, expected, "the training split"))
+                check_classes(listing, self.listing("training").classes, "the training split",
+                              "every split needs the same class folders")
             elif len(listing.classes) != self.data_config.num_classes:
                 raise DatasetError(
                     f"{listing.split_dir}: {len(listing.classes)} classes, but the data config says "
@@ -73,13 +73,27 @@ class FoodDataModule(pl.LightningDataModule):
         return FoodImageDataset(self.listing(split).samples, transform)
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
+        dataset = self.dataset(split, train)
         return DataLoader(
-            self.dataset(split, train),
+            dataset,
             batch_size=self.batch_size,
             shuffle=train,
+            sampler=None if train else self._unpadded_shard(dataset),
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            # Training workers start afresh each epoch, seeded from that epoch's seed (exact resumes).
+            persistent_workers=self.num_workers > 0 and not train,
         )
+
+    def _unpadded_shard(self, dataset) -> DistributedSampler | None:
+        """Under DDP, this rank's share of an evaluation split, every image exactly once.
+
+        Lightning's own DistributedSampler pads the last shard with repeated images, which would
+        count them twice in the validation figures; training keeps Lightning's sampler.
+        """
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.world_size < 2:
+            return None
+        return UnpaddedDistributedSampler(dataset, trainer.world_size, trainer.global_rank)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("training", train=True)
@@ -91,15 +105,14 @@ class FoodDataModule(pl.LightningDataModule):
         return self._loader("evaluation")
 
 
-def _class_mismatch(listing: SplitListing, expected: tuple[str, ...], what: str) -> str:
-    missing = [c for c in expected if c not in listing.classes]
-    extra = [c for c in listing.classes if c not in expected]
-    detail = []
-    if missing:
-        detail.append(f"missing {missing}")
-    if extra:
-        detail.append(f"unexpected {extra}")
-    if not detail:
-        detail.append("same names in another order")
-    return (f"{listing.split_dir}: classes differ from {what} ({'; '.join(detail)}); "
-            f"expected {len(expected)} classes: {list(expected)}")
+
+class UnpaddedDistributedSampler(DistributedSampler):
+    """Images rank, rank + world, rank + 2 world, ...: shards of unequal length, no repeats."""
+
+    def __init__(self, dataset, num_replicas: int, rank: int):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        self.num_samples = len(range(rank, len(dataset), num_replicas))
+        self.total_size = len(dataset)
+
+    def __iter__(self):
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from foodclf.models.net import create_model
@@ -30,6 +31,10 @@ class FoodClassifier(pl.LightningModule):
         self.model = create_model(backbone, num_classes, "none")
         self.lr = lr  # the current phase's rate; train() changes it between phases
         self.phase = 0  # index of the training phase, saved in checkpoints for --resume
+        # Epoch figures as torchmetrics: under DDP they add up every rank's sums and counts, so the
+        # validation loss and accuracy are those of the whole validation set on every rank (early
+        # stopping and best.ckpt then decide on the same number everywhere).
+        self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
 
@@ -41,7 +46,8 @@ class FoodClassifier(pl.LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         self.train_accuracy(logits, labels)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        self.train_loss(loss.detach(), len(labels))
+        self.log("train_loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
         self.log("train_acc", self.train_accuracy, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
@@ -49,7 +55,8 @@ class FoodClassifier(pl.LightningModule):
         images, labels = batch
         logits = self(images)
         self.val_accuracy(logits, labels)
-        self.log("val_loss", F.cross_entropy(logits, labels), prog_bar=True, batch_size=len(labels))
+        self.val_loss(F.cross_entropy(logits, labels), len(labels))
+        self.log("val_loss", self.val_loss, prog_bar=True, batch_size=len(labels))
         self.log("val_acc", self.val_accuracy, prog_bar=True, batch_size=len(labels))
 
     def configure_optimizers(self):
