@@ -9,9 +9,16 @@ A model directory is a run directory (foodclf.training.runs) or an exported vari
     model.int8.onnx          int8           ONNX Runtime, INT8 (static QDQ quantisation)
     model.xml + model.bin    openvino       OpenVINO, fp32
     model.int8.xml + .bin    openvino-int8  OpenVINO, INT8 (NNCF post-training quantisation)
+    model.bf16.xml + .bin    openvino-bf16  OpenVINO, bf16 (the fp32 IR, compiled for bf16)
 
 Evaluation, the benchmarks and the TorchServe handler all load models here, so every variant is
 run the same way everywhere. The runtimes are imported only when a model needs them.
+
+Each variant runs at the precision PRECISIONS gives it, on every CPU. OpenVINO's own default is
+bf16 wherever the CPU has bf16 instructions (AVX512-BF16, AMX): an fp32 model would silently
+answer differently on such a CPU, so every OpenVINO model is compiled with an explicit
+INFERENCE_PRECISION_HINT (f32 for fp32 and INT8, whose non-quantised layers stay fp32), and the
+bf16 variant is refused on a CPU without bf16 (OpenVINO would run it in f32 or emulate bf16).
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from foodclf import machine
 from foodclf.errors import RunDirError
 from foodclf.evaluation.operational import Predictor
 
@@ -35,7 +43,22 @@ MODEL_FILES = {
     "int8": "model.int8.onnx",
     "openvino": "model.xml",
     "openvino-int8": "model.int8.xml",
+    "openvino-bf16": "model.bf16.xml",
 }
+# variant -> the arithmetic it runs in on every CPU (recorded in variant.json as "precision")
+PRECISIONS = {
+    EAGER: "fp32",
+    "onnx": "fp32",
+    "int8": "int8",
+    "openvino": "fp32",
+    "openvino-int8": "int8",
+    "openvino-bf16": "bf16",
+}
+# precision -> OpenVINO's INFERENCE_PRECISION_HINT: INT8 models keep their other layers in f32
+OPENVINO_HINTS = {"fp32": "f32", "int8": "f32", "bf16": "bf16"}
+# ONNX model metadata (metadata_props) naming the int8 format's weight range: it travels with the
+# model file into archives, where variant.json does not.
+INT8_RANGE_KEY = "foodclf.int8_range"
 INPUT_NAME = "images"    # the exported graphs' input and output names
 OUTPUT_NAME = "logits"
 
@@ -72,14 +95,34 @@ def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> 
         if not file.is_file():
             raise RunDirError(f"{file}: missing; export the variant again with scripts/export.py")
     if model_file.suffix == ".onnx":
-        return OnnxRuntimePredictor(model_file, threads)
-    return OpenVinoPredictor(model_file, threads)
+        return OnnxRuntimePredictor(model_file, threads, variant)
+    check_cpu_precision(variant, model_file)
+    return OpenVinoPredictor(model_file, threads, PRECISIONS[variant])
+
+
+def check_cpu_precision(variant: str, model_file: Path) -> None:
+    """RunDirError for a bf16 variant on a CPU without bf16 instructions."""
+    if PRECISIONS[variant] == "bf16" and not machine.has_bf16():
+        raise RunDirError(
+            f"{model_file}: the {variant} variant needs bf16 instructions ({' or '.join(machine.BF16_FEATURES)}), "
+            f"which this CPU lacks ({machine.machine_line()}); OpenVINO would silently run it in f32 or emulate "
+            f"bf16. Serve the fp32 'openvino' variant here, or this one on a CPU with bf16")
+
+
+def warn_if_int8_saturates(variant: str, model_file: Path, int8_range: str | None) -> None:
+    """Full-range (8-bit) INT8 weights overflow the 16-bit sums of the AVX2 kernels ONNX Runtime
+    uses on CPUs without VNNI: the answers drift far from the model's (docs/export.md)."""
+    if int8_range == "full" and not machine.has_int8_dot_product():
+        log.warning("%s (%s variant, %s): full-range INT8 weights on a CPU without VNNI (%s): ONNX Runtime's "
+                    "16-bit sums saturate and its answers drift; export it again with int8_range=\"reduced\" "
+                    "(foodclf export --int8-range reduced), which answers the same on every CPU",
+                    model_file.parent.name, variant, model_file.name, machine.machine_line())
 
 
 class OnnxRuntimePredictor:
     """An ONNX model run by ONNX Runtime's CPU provider, ``threads`` intra-op threads, sequential."""
 
-    def __init__(self, model_file: str | os.PathLike, threads: int):
+    def __init__(self, model_file: str | os.PathLike, threads: int, variant: str = "onnx"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -93,6 +136,8 @@ class OnnxRuntimePredictor:
             raise RunDirError(f"{model_file}: ONNX Runtime cannot load it ({e}); export it again") from e
         self.model_file = Path(model_file)
         self.threads = threads
+        self.int8_range = self.session.get_modelmeta().custom_metadata_map.get(INT8_RANGE_KEY)
+        warn_if_int8_saturates(variant, self.model_file, self.int8_range)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: _numpy(images)})
@@ -100,24 +145,29 @@ class OnnxRuntimePredictor:
 
 
 class OpenVinoPredictor:
-    """An OpenVINO IR model compiled for the CPU with one stream of ``threads`` threads."""
+    """An OpenVINO IR model compiled for the CPU with one stream of ``threads`` threads, at
+    ``precision`` (fp32, int8 or bf16) whatever the CPU."""
 
-    def __init__(self, model_file: str | os.PathLike, threads: int):
+    def __init__(self, model_file: str | os.PathLike, threads: int, precision: str = "fp32"):
         import openvino as ov
 
-        config = {
+        self.config = {
             "PERFORMANCE_HINT": "LATENCY",   # one stream: one request at a time, all threads on it
             "INFERENCE_NUM_THREADS": threads,
             # No pinning: TorchServe workers and other processes share the cores with us.
             "ENABLE_CPU_PINNING": False,
+            # Explicit: OpenVINO defaults to bf16 on CPUs with bf16 instructions (0.013 from eager
+            # on an AMX Xeon for an fp32 model, against 1e-6 with f32).
+            "INFERENCE_PRECISION_HINT": OPENVINO_HINTS[precision],
         }
         try:
-            self.compiled = ov.Core().compile_model(str(model_file), "CPU", config)
+            self.compiled = ov.Core().compile_model(str(model_file), "CPU", self.config)
         except Exception as e:  # openvino raises RuntimeError subclasses of its own
             raise RunDirError(f"{model_file}: OpenVINO cannot load it ({e}); export it again") from e
         self.request = self.compiled.create_infer_request()
         self.model_file = Path(model_file)
         self.threads = threads
+        self.precision = precision
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         self.request.infer({0: _numpy(images)})

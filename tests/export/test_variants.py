@@ -1,83 +1,79 @@
 """foodclf.export.variants: every variant of the trained run is a run-like candidate folder whose predictions
-agree with the eager model within its documented tolerance, an evaluated variant is a candidate
-for the comparison, a variant that cannot be built is reported (never skipped), and every archive
-serves through one real TorchServe with the eager archive's answers."""
+agree with the eager model within its documented tolerance, its variant.json says how and on which CPU it
+was made, an evaluated variant is a candidate for the comparison, and a variant that cannot be built is
+reported (never skipped)."""
 from __future__ import annotations
 
-import json
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from foodclf.report.compare import read_run
-from foodclf.data.datasets import FoodImageDataset, list_split
-from foodclf.evaluation.optimizing import load_metrics
-from foodclf.export.variants import (FORMATS, TOLERANCES, VARIANT_FILE, ExportError, evaluate_variant, export_variants,
-                            variant_dir)
+from export_support import CALIBRATION_IMAGES, NO_BF16, copy_run, eager_probabilities
+from foodclf import machine
+from foodclf.contracts.variant import SCHEMA_VERSION, VARIANT_FILE, CalibrationRecord, read_variant
+from foodclf.errors import SchemaError
+from foodclf.evaluation import load_metrics
+from foodclf.export.variants import (FORMATS, PRECISIONS, TOLERANCES, ExportError, available_formats,
+                                     evaluate_variant, export_variants, variant_dir)
 from foodclf.models.predictors import MODEL_FILES, load_predictor, model_files
-from foodclf.training.runs import REQUIRED_FILES
-from foodclf.data.transforms import EvalPreset
-from support import bad_images, encode, good_images, in_process_probabilities, photo, probabilities, put
+from foodclf.report.compare import read_run
 
-CALIBRATION_IMAGES = 64
-# Draft-mode JPEG decoding against the exact evaluation transform: largest probability difference
-# (measured 0.005-0.012 on 1280x1280 JPEGs; docs/export.md, "The request path").
-DRAFT_TOLERANCE = 0.02
-
-
-def copy_run(run, dest: Path) -> Path:
-    """The run's required files only, so the shared fixture's folder gets no variants/."""
-    dest.mkdir(parents=True)
-    for name in REQUIRED_FILES:
-        shutil.copy(run.run_dir / name, dest / name)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def exported(trained_run, sample_data, tmp_path_factory):
-    """(run folder, {format: variant folder}) with every format built, not yet evaluated."""
-    run_dir = copy_run(trained_run, tmp_path_factory.mktemp("export") / "food")
-    folders = export_variants(run_dir, FORMATS, sample_data, calibration_images=CALIBRATION_IMAGES, evaluate=False)
-    return run_dir, dict(zip(FORMATS, folders))
-
-
-@pytest.fixture(scope="module")
-def evaluation_batch(trained_run, sample_data):
-    """(images, labels) of the sample's evaluation split, prepared as evaluation does."""
-    dataset = FoodImageDataset(list_split(sample_data, "evaluation").samples, EvalPreset(trained_run.data_config))
-    pairs = [dataset[i] for i in range(len(dataset))]
-    return torch.stack([image for image, _ in pairs]), torch.tensor([label for _, label in pairs])
+# Every format; bf16 only where the CPU has bf16 (no tolerance is taken from a CPU that emulates it).
+EACH_FORMAT = [pytest.param(f, marks=pytest.mark.skipif(not machine.has_bf16(), reason=NO_BF16))
+               if PRECISIONS[f] == "bf16" else f for f in FORMATS]
 
 
 def test_each_variant_is_a_run_like_folder_named_after_its_candidate(exported, trained_run):
     run_dir, folders = exported
-    assert list(folders) == list(FORMATS)
+    assert list(folders) == available_formats()
     for fmt, folder in folders.items():
         assert folder == variant_dir(run_dir, fmt) == run_dir / "variants" / f"food-{fmt}"
         for file in model_files(folder / MODEL_FILES[fmt]):
             assert file.stat().st_size > 0
         for name in ("data_config.json", "classes.json"):
             assert (folder / name).read_bytes() == (trained_run.run_dir / name).read_bytes()
-        record = json.loads((folder / VARIANT_FILE).read_text())
-        assert record["format"] == fmt and record["model_file"] == MODEL_FILES[fmt]
-        assert record["source_run"] == str(run_dir.resolve()) and record["backbone"] == "baseline"
-        expected = {"split": "training", "images": CALIBRATION_IMAGES} if fmt.endswith("int8") else None
-        assert record["calibration"] == expected
-    assert sorted(p.name for p in (run_dir / "variants").iterdir()) == sorted(f"food-{f}" for f in FORMATS)
+    assert sorted(p.name for p in (run_dir / "variants").iterdir()) == sorted(f"food-{f}" for f in folders)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+def test_variant_json_records_precision_calibration_and_the_exporting_cpu(exported):
+    run_dir, folders = exported
+    for fmt, folder in folders.items():
+        record = read_variant(folder)
+        assert record.schema_version == SCHEMA_VERSION
+        assert record.format == fmt and record.model_file == MODEL_FILES[fmt]
+        assert record.precision == {"onnx": "fp32", "openvino": "fp32", "int8": "int8", "openvino-int8": "int8",
+                                    "openvino-bf16": "bf16"}[fmt]
+        assert record.source_run == str(run_dir.resolve()) and record.backbone == "baseline"
+        quantised = fmt in ("int8", "openvino-int8")
+        assert record.calibration == (CalibrationRecord("training", CALIBRATION_IMAGES) if quantised else None)
+        assert (record.int8_range is not None) == (fmt == "int8")
+        assert (record.exported_on.cpu, record.exported_on.isa) == (machine.cpu_model(), machine.cpu_features())
+        assert "torch" in record.versions
+
+
+def test_a_variant_json_of_the_old_schema_is_a_clear_error(exported, tmp_path):
+    old = tmp_path / VARIANT_FILE
+    old.write_text('{"schema_version": 1, "created": "2026-01-01T00:00:00+00:00", "format": "onnx", '
+                   '"source_run": "/r", "backbone": "baseline", "model_file": "model.onnx", '
+                   '"calibration": null, "versions": {"torch": "2"}}')
+    with pytest.raises(SchemaError, match=rf"{VARIANT_FILE}: field 'precision': field required"):
+        read_variant(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", EACH_FORMAT)
 def test_each_variant_agrees_with_eager_within_its_tolerance(exported, trained_run, evaluation_batch, fmt):
     images, _ = evaluation_batch
-    with torch.inference_mode():
-        eager = torch.softmax(trained_run.load_model()(images), dim=1)
     variant = torch.softmax(load_predictor(exported[1][fmt], threads=1)(images), dim=1)
+    eager = eager_probabilities(trained_run, images)
     max_difference, min_agreement = TOLERANCES[fmt]
     assert (variant - eager).abs().max().item() <= max_difference
     assert (variant.argmax(1) == eager.argmax(1)).float().mean().item() >= min_agreement
+
+
+def test_every_format_has_a_tolerance_a_precision_and_a_model_file_of_its_own():
+    assert set(TOLERANCES) == set(FORMATS) and set(FORMATS) <= set(PRECISIONS)
+    assert len({MODEL_FILES[f] for f in FORMATS}) == len(FORMATS)
 
 
 def test_an_evaluated_variant_is_a_candidate_for_the_comparison(exported, trained_run, sample_data,
@@ -113,12 +109,15 @@ def test_a_variant_that_cannot_be_built_is_reported_and_the_others_are_built(tra
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.mark.parametrize("formats, match", [(["tflite"], "unknown format.*tflite.*choose from onnx, int8"),
-                                            ([], "no format asked for")])
-def test_bad_formats_fail_before_anything_is_written(trained_run, sample_data, tmp_path, formats, match):
+@pytest.mark.parametrize("formats, options, match", [
+    (["tflite"], {}, "unknown format.*tflite.*choose from onnx, int8"),
+    ([], {}, "no format asked for"),
+    (["int8"], {"int8_range": "7bit"}, "int8 range '7bit' is not one of auto, reduced, full"),
+])
+def test_bad_options_fail_before_anything_is_written(trained_run, sample_data, tmp_path, formats, options, match):
     run_dir = copy_run(trained_run, tmp_path / "food")
     with pytest.raises(ExportError, match=match):
-        export_variants(run_dir, formats, sample_data)
+        export_variants(run_dir, formats, sample_data, **options)
     assert not (run_dir / "variants").exists()
 
 
@@ -128,65 +127,3 @@ def test_script_prints_one_line_for_a_missing_run(tmp_path, capsys, load_script)
     script = load_script("export")
     assert run_cli(script.main, [str(tmp_path / "nope"), "--data", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().startswith(f"error: {tmp_path / 'nope'}: run directory not found")
-
-
-# ---- every archive through one real TorchServe ---------------------------------------------
-@pytest.fixture(scope="module")
-def served(exported, tmp_path_factory):
-    """One TorchServe serving every variant's archive (named after its folder)."""
-    from foodclf.serve.archive import archive_run
-    from foodclf.serve.server import TorchServe
-
-    store = tmp_path_factory.mktemp("export-store")
-    names = {}
-    for fmt, folder in exported[1].items():
-        archive_run(folder, folder.name, store, batch_size=1, max_batch_delay=0, workers=1, threads=1)
-        names[fmt] = folder.name
-    with TorchServe(store, models={name: f"{name}.mar" for name in names.values()},
-                    workdir=tmp_path_factory.mktemp("export-serve")) as server:
-        server.names, server.store = names, store
-        yield server
-
-
-
-def test_a_variant_archive_holds_its_model_files_instead_of_model_pt(served):
-    import zipfile
-
-    with zipfile.ZipFile(served.store / f"{served.names['openvino-int8']}.mar") as archive:
-        names = set(archive.namelist())
-    assert {"model.int8.xml", "model.int8.bin", "data_config.json", "index_to_name.json", "food_handler.py"} <= names
-    assert not names & {"model.pt", "food_model.py"}
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_each_archive_serves_the_eager_answer_within_its_tolerance(served, trained_run, fmt):
-
-    classes = trained_run.data_config.num_classes
-    for kind, data in good_images().items():
-        response = put(served, data, served.names[fmt], **{"X-TopK": str(classes)})
-        assert response.status_code == 200, (kind, response.text)
-        answer = response.json()
-        assert len(answer["predictions"]) == classes
-        assert set(answer["predictions"][0]) == {"label", "index", "probability"}
-        expected = in_process_probabilities(trained_run, data)
-        assert (probabilities(answer, classes) - expected).abs().max().item() <= TOLERANCES[fmt][0], kind
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_each_archive_answers_bad_input_with_the_same_json_400(served, fmt):
-
-    body, phrase = bad_images()["not_an_image"]
-    response = put(served, body, served.names[fmt])
-    assert response.status_code == 400
-    assert response.json()["type"] == "BadRequest" and phrase in response.json()["message"]
-    assert put(served, body, served.names[fmt], **{"X-TopK": "99"}).status_code == 400
-
-
-def test_a_large_jpeg_is_served_within_the_draft_decoding_tolerance(served, trained_run):
-    """1280x1280 is decoded at 1/8 scale (160 px for this 32 px model): documented tolerance 0.02."""
-
-    data = encode(photo((1280, 1280)), "JPEG", quality=90)
-    response = put(served, data, served.names["onnx"], **{"X-TopK": str(trained_run.data_config.num_classes)})
-    assert response.status_code == 200, response.text
-    served_probs = probabilities(response.json(), trained_run.data_config.num_classes)
-    assert (served_probs - in_process_probabilities(trained_run, data)).abs().max().item() <= DRAFT_TOLERANCE
