@@ -12,7 +12,7 @@ Each run is benchmarked at its own image size (the demo's: 64 px, vgg16 32 px) a
 such images). With --random (or when a run is missing) the model has random weights and a sample
 dataset calibrates INT8: the speed is the same, the accuracy means nothing.
 
-Goals (issue 8): MobileNetV2 at least 4x eager, VGG16 at least 2x eager, accuracy within 1 point.
+Goals: MobileNetV2 at least 4x eager, VGG16 at least 2x eager, accuracy within 1 point.
 On a shared machine the absolute figures are noisy; the ratios are measured side by side.
 """
 import argparse
@@ -29,12 +29,14 @@ from pathlib import Path
 import torch
 
 from foodclf.cli import run_cli
+from foodclf.contracts import to_json
 from foodclf.data.data_config import DataConfig
 from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
 from foodclf.errors import FoodclfError
 from foodclf.evaluation.optimizing import predict_split
-from foodclf.export.variants import FORMATS, export_variants
+from foodclf.export.variants import FORMATS, available_formats, export_variants
 from foodclf.io import atomic_write_json
+from foodclf.machine import describe_machine, machine_line
 from foodclf.models.net import create_model, default_data_config
 from foodclf.evaluation.operational import measure_latency, measure_throughput
 from foodclf.models.predictors import load_predictor
@@ -56,7 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="dataset: training images calibrate INT8, evaluation images measure accuracy")
     p.add_argument("--random", action="store_true", help="random-weight models of the demo's backbones and sizes")
     p.add_argument("--sizes", nargs="*", type=int, default=[224], help="image sizes besides each run's own")
-    p.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    p.add_argument("--formats", nargs="+", default=available_formats(), choices=FORMATS,
+                   help="default: the formats this CPU runs at their precision (openvino-bf16 needs bf16)")
     p.add_argument("--threads", type=int, default=2, help="threads of every runtime (default %(default)s)")
     p.add_argument("--latency-runs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=16, help="batch for saturated throughput")
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
                 rows += bench_run(at_size, data, args, accuracy=trained and size == run.data_config.image_size)
         print_table(rows, args)
         if args.out:
-            atomic_write_json(args.out, {"threads": args.threads, "load_average": os.getloadavg(), "rows": rows})
+            atomic_write_json(args.out, {"machine": to_json(describe_machine()), "threads": args.threads,
+                                         "load_average": os.getloadavg(), "rows": rows})
             print(f"\nwrote {args.out}")
     return 0
 
@@ -98,7 +102,7 @@ def benchmark_inputs(args, scratch: Path) -> tuple[list[tuple[Path, bool]], Path
     if args.random or missing:
         backbones = BACKBONES if args.random else [r.name for r in missing if r.name in BACKBONES]
         if not backbones:
-            raise FoodclfError(f"no run to benchmark: pass --runs RUN_DIR... or --random")
+            raise FoodclfError("no run to benchmark: pass --runs RUN_DIR... or --random")
         if not (data / "training").is_dir():
             data = make_sample(scratch / "data", {"training": 4, "validation": 1, "evaluation": 4})
         runs += [(random_run(b, DEMO_SIZES[b], scratch / f"random-{b}"), False) for b in backbones]
@@ -167,7 +171,8 @@ def measure(folder: Path, threads: int, image: torch.Tensor, batch: torch.Tensor
 
 
 def print_table(rows: list[dict], args) -> None:
-    print(f"\n{args.threads} thread(s) per runtime, latency over {args.latency_runs} single images, throughput "
+    print(f"\n{machine_line()}")
+    print(f"{args.threads} thread(s) per runtime, latency over {args.latency_runs} single images, throughput "
           f"over {args.throughput_runs} batches of {args.batch_size}; load average {os.getloadavg()[0]:.2f}\n")
     print(f"{'backbone':<13} {'px':>4} {'variant':<14} {'median ms':>9} {'p95 ms':>8} {'x eager':>7} "
           f"{'images/s':>9} {'x eager':>7} {'accuracy':>8} {'Δ points':>8}")

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from foodclf.training.classifier import FoodClassifier
 from foodclf.training.finetuning import PhaseFreezing
+from foodclf.machine import machine_line
 from foodclf.models.net import create_model
 
 
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
     n = args.steps * args.batch_size
     batches = (torch.randn(n, 3, args.image_size, args.image_size, generator=generator),
                torch.randint(0, 11, (n,), generator=generator))
+    print(machine_line())
     print(f"{args.backbone} at {args.image_size} px, batch {args.batch_size}, {args.steps} steps "
           f"({args.warmup} warm-up), {torch.get_num_threads()} threads")
     plain, light = [], []
