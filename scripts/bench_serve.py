@@ -46,6 +46,7 @@ from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.io import atomic_write_json
 from foodclf.contracts import to_json
 from foodclf.loadtest.runner import run_loadtest
+from foodclf.machine import machine_line
 from foodclf.models.net import create_model, default_data_config
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.training.runs import load_run, write_run_files
@@ -229,6 +230,7 @@ def main(argv=None) -> int:
               f"({photo.stat().st_size // 1024} KB); {args.rounds} x {seconds:g} s per side after {warmup:g} s "
               f"warm-up; {cores} cores; malloc {args.malloc}"
               + "".join(f"; {k}={v!r}" for k, v in properties.items()))
+        print(machine_line())
         print("workers threads batch delay_ms |  raw img/s | served trans/s  ratio  w/o client "
               "| CPU ms/img: raw  workers frontend client | 10 users: trans/s  resp s")
         for setting in grid:

@@ -28,6 +28,7 @@ from foodclf.deploy.check import compare_with_loadtest
 from foodclf.io import atomic_write_json
 from foodclf.contracts.loadtest import LoadTest
 from foodclf.loadtest.runner import run_capacity, run_loadtest
+from foodclf.machine import machine_line
 from foodclf.loadtest.profiles import make_stage, parse_duration
 from foodclf.data.sample import draw_sample
 from foodclf.serve.server import TorchServe
@@ -96,6 +97,7 @@ def main(argv=None) -> int:
             "capacity_drift": round(drift, 4),
             "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
         print()
+        print(machine_line())
         print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
               + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
         print("capacity (one replica, no delay, mean of before and after): " + ", ".join(
