@@ -17,6 +17,10 @@ CONTRACTS = [
     ("metrics", "Metrics", "metrics.json"),
     ("data_config", "DataConfig", "data_config.json"),
     ("machine", "Machine", "machine"),
+    ("variant", "Variant", "variant.json"),
+    ("loadtest", "LoadTest", "loadtest.json"),
+    ("simulation", "Simulation", "simulations/"),
+    ("comparison", "Comparison", "comparison.json"),
 ]
 
 
