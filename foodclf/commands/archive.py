@@ -1,21 +1,25 @@
 """Pack a trained run into a TorchServe model archive: EXPORT_PATH/NAME.mar.
 
-  python scripts/archive.py runs/mobilenet_v2 --name mobilenet_v2
-  python scripts/archive.py runs/vgg16 --name vgg16 --export-path model-store --batch-size 8 --max-batch-delay 10
+  foodclf archive runs/mobilenet_v2 --name mobilenet_v2
+  foodclf archive runs/vgg16 --name vgg16 --export-path model-store --batch-size 8 --max-batch-delay 10
 
-Serve it with: python scripts/serve.py --models NAME=NAME.mar (see docs/serve.md).
+Serve it with: foodclf serve --models NAME=NAME.mar (see docs/serve.md).
 """
 import argparse
-import sys
 
-from foodclf.serve.archive import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_DELAY_MS, DEFAULT_RESPONSE_TIMEOUT_S,
-                             DEFAULT_WORKERS, archive_run)
-from foodclf.cli import run_cli
+from foodclf.serve.archive import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_BATCH_DELAY_MS,
+    DEFAULT_RESPONSE_TIMEOUT_S,
+    DEFAULT_WORKERS,
+    archive_run,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="run directory written by scripts/train.py (model.pt, data_config.json, classes.json)")
+    p.add_argument("run_dir", help="run directory written by foodclf train (model.pt, data_config.json, classes.json), "
+                                     "or a variant folder written by foodclf export")
     p.add_argument("--name", required=True, help="model name: the archive NAME.mar and the URL /predictions/NAME")
     p.add_argument("--export-path", default="model-store", help="folder for the .mar (created if missing)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="requests one inference may batch")
@@ -35,5 +39,5 @@ def main(argv=None) -> int:
                        max_batch_delay=args.max_batch_delay, workers=args.workers, threads=args.threads,
                        response_timeout=args.response_timeout)
     print(f"wrote {path}")
-    print(f"  serve it: python scripts/serve.py --models {args.name}={path.name} --model-store {path.parent}")
+    print(f"  serve it: foodclf serve --models {args.name}={path.name} --model-store {path.parent}")
     return 0

@@ -1,20 +1,19 @@
-"""Run TorchServe in the foreground with the repository's foodclf/serve/config.properties.
+"""Run TorchServe in the foreground with foodclf's config.properties (inside the package).
 
-  python scripts/serve.py --models mobilenet_v2=mobilenet_v2.mar
-  python scripts/serve.py --models vgg16.mar mobilenet_v2.mar --model-store model-store
-  python scripts/serve.py --stop                  # from another shell
+  foodclf serve --models mobilenet_v2=mobilenet_v2.mar
+  foodclf serve --models vgg16.mar mobilenet_v2.mar --model-store model-store
+  foodclf serve --stop                  # from another shell
 
 Then: curl -T photo.jpg http://127.0.0.1:8080/predictions/mobilenet_v2 (see docs/serve.md).
 Ctrl-C stops it too.
 """
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 
-from foodclf.cli import run_cli
-from foodclf.serve.server import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, check_models, parse_models, read_properties,
-                             serving_env, stop_command, torchserve_command)
+from foodclf.serve.launch import check_models, parse_models, stop_command, torchserve_command
+from foodclf.serve.properties import DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, read_properties
+from foodclf.serve.settings import serving_env
 
 
 def parse_args(argv=None) -> argparse.Namespace:

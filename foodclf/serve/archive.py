@@ -40,18 +40,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
-from foodclf.errors import FoodclfError
-from foodclf.data.images import DEFAULT_MAX_PIXELS
-from foodclf.io import atomic_write_json
 from foodclf.data.data_config import DataConfig
-from foodclf.io import read_json
+from foodclf.data.images import DEFAULT_MAX_PIXELS
+from foodclf.errors import FoodclfError
+from foodclf.io import atomic_write_json, atomic_write_text, read_json
 from foodclf.models.predictors import EAGER, find_model, load_predictor, model_files
+from foodclf.serve.settings import DEFAULT_MIN_SIDE
 from foodclf.training.runs import CLASSES_FILE, DATA_CONFIG_FILE, load_run
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,13 @@ INDEX_TO_NAME_FILE = "index_to_name.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 # scripts/bench_serve.py's best on 2 cores (MobileNetV2, 224 px): 2 workers x 1 torch thread, batch 4,
-# 10 ms, the highest served throughput (docs/loadtest.md has the figures). Two torch threads in one worker stall whenever another
-# process holds a core (OpenMP), so one worker per core with one thread each is the robust default.
+# 10 ms, the highest served throughput (docs/loadtest.md has the figures). Two torch threads in one
+# worker stall whenever another process holds a core (OpenMP), so one worker per core with one
+# thread each is the robust default.
 DEFAULT_BATCH_SIZE = 4
 DEFAULT_MAX_BATCH_DELAY_MS = 10
 DEFAULT_WORKERS = 2
 DEFAULT_RESPONSE_TIMEOUT_S = 120
-DEFAULT_MIN_SIDE = 8  # smaller images carry no food to recognise (a 1x1 image is a probe, not a photo)
 
 
 class ArchiveError(FoodclfError):
@@ -116,7 +116,7 @@ def archive_run(
                         "backbone": run.data_config.backbone, "run_dir": str(run.run_dir.resolve()),
                         "variant": run.variant},
         }
-        (files / MODEL_CONFIG_FILE).write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
+        atomic_write_text(files / MODEL_CONFIG_FILE, yaml.safe_dump(model_config, sort_keys=False))
         run_archiver(name, run.model_path, files, staging, model_file=run.variant == EAGER,
                      extra_files=run.extra_files)
         os.replace(staging / f"{name}.mar", target)

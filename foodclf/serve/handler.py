@@ -20,21 +20,27 @@ tolerance). The model is the archive's model.pt (eager PyTorch) or an exported v
 file (model.onnx, model.int8.onnx, model.xml, ...: foodclf.models.predictors picks the runtime, on the
 same threads). Handler settings come from the ``handler:`` section of the
 archive's model-config.yaml (see foodclf.serve.archive): torch_threads, min_side, max_pixels.
+
+A worker imports no runtime its variant does not run: TorchServe needs a class with
+``initialize`` and ``handle``, not its BaseHandler, whose module imports OpenVINO's torch.compile
+backend and ONNX Runtime in every worker (about 60 MiB of a worker's own memory, docs/serve.md).
+foodclf.models.predictors imports a runtime when a model needs it.
 """
+import importlib
 import json
 import logging
 import os
 from pathlib import Path
 
 import torch
-from ts.torch_handler.base_handler import BaseHandler
+from ts.utils.util import list_classes_from_module
 
-from foodclf.serve.archive import DEFAULT_MIN_SIDE
+import foodclf
 from foodclf.data.data_config import DataConfig
 from foodclf.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError
-from foodclf.models.predictors import EAGER, find_model, load_predictor
-from foodclf.serve.server import MALLOC_ENV, THREADS_ENV, usable_cores
 from foodclf.data.transforms import EvalPreset
+from foodclf.models.predictors import EAGER, find_model, load_predictor
+from foodclf.serve.settings import DEFAULT_MIN_SIDE, MALLOC_ENV, THREADS_ENV, threads_per_worker
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +52,32 @@ JSON = "application/json"
 ERROR_TYPES = {400: "BadRequest", 500: "InternalServerError"}
 
 
-class FoodHandler(BaseHandler):
-    """Loads FoodModel (handlers/food_model.py) with model.pt; classifies a batch of images."""
+class FoodHandler:
+    """Loads the archive's model (FoodModel with model.pt, or an exported variant's model file);
+    classifies a batch of images."""
 
     def initialize(self, context):
         quiet_per_request_log()
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}
         torch.set_num_threads(torch_threads(settings, context))
         model_dir = Path(context.system_properties["model_dir"])
-        self.variant, _ = find_model(model_dir)
+        self.variant, model_file = find_model(model_dir)
+        self.device = torch.device("cpu")
         if self.variant == EAGER:
-            super().initialize(context)  # builds FoodModel, loads model.pt (weights_only), eval mode
+            self.model = load_eager_model(context.manifest, model_file)
         else:  # an exported variant (foodclf.export.variants): its own runtime, on the same threads
-            self.manifest, self.device = context.manifest, torch.device("cpu")
             self.model = load_predictor(model_dir, threads=torch.get_num_threads())
-            self.initialized = True
         self.data_config = DataConfig.load(model_dir / "data_config.json")
         self.transform = EvalPreset(self.data_config)
         self.classes = read_classes(model_dir / "index_to_name.json", self.data_config.num_classes)
         self.min_side = int(settings.get("min_side", DEFAULT_MIN_SIDE))
         self.max_pixels = int(settings.get("max_pixels", DEFAULT_MAX_PIXELS))
-        # The allocator setting as this worker sees it (docs/serve.md): /proc/PID/environ cannot
-        # tell, because glibc 2.36 cuts GLIBC_TUNABLES short there while it reads it.
-        log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads, GLIBC_TUNABLES=%s",
+        # Which foodclf the worker imported (a checkout, a wheel), and the allocator setting as it
+        # sees it (docs/serve.md): /proc/PID/environ cannot tell, because glibc 2.36 cuts
+        # GLIBC_TUNABLES short there while it reads it.
+        log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads, foodclf from %s, GLIBC_TUNABLES=%s",
                  self.data_config.backbone, self.variant, len(self.classes), self.data_config.image_size,
-                 torch.get_num_threads(), os.environ.get(MALLOC_ENV, "(unset)"))
+                 torch.get_num_threads(), Path(foodclf.__file__).parent, os.environ.get(MALLOC_ENV, "(unset)"))
 
     def handle(self, data, context):
         """One answer per request; a bad request gets its own 400 and never fails the batch."""
@@ -129,6 +136,19 @@ class FoodHandler(BaseHandler):
         return {"code": code, "type": ERROR_TYPES.get(code, "Error"), "message": message}
 
 
+def load_eager_model(manifest: dict, weights: Path) -> torch.nn.Module:
+    """The archive's model file's one nn.Module class (FoodModel, built from data_config.json)
+    with ``weights`` loaded as a plain state_dict, in eval mode. TorchServe put the unpacked
+    archive on sys.path before loading the handler."""
+    module = importlib.import_module(Path(manifest["model"]["modelFile"]).stem)
+    classes = list_classes_from_module(module, torch.nn.Module)
+    if len(classes) != 1:
+        raise ValueError(f"{module.__file__}: expected one nn.Module class, found {len(classes)}")
+    model = classes[0]()
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
 def quiet_per_request_log() -> None:
     """Drop the line TorchServe's worker logs for every request ("Backend received inference at:
     ..."): the frontend would read, parse and filter it (foodclf/serve/log4j2.xml) for nothing."""
@@ -183,7 +203,7 @@ def torch_threads(settings: dict, context) -> int:
     """Threads for this worker: $FOODCLF_TORCH_THREADS (the deployment's choice), else the
     archive's handler.torch_threads, else the usable cores shared by the archive's maxWorkers."""
     threads = int(os.environ.get(THREADS_ENV) or 0) or int(settings.get("torch_threads") or 0)
-    return max(1, threads or usable_cores() // max_workers(context))
+    return max(1, threads or threads_per_worker(max_workers(context)))
 
 
 def max_workers(context) -> int:

@@ -6,8 +6,8 @@ architecture comes from ``data_config.json``, which the archive packs next to th
 """
 from pathlib import Path
 
-from foodclf.models.backbones import create_backbone
 from foodclf.data.data_config import DataConfig
+from foodclf.models.backbones import create_backbone
 from foodclf.models.net import FoodNet
 
 DATA_CONFIG = Path(__file__).with_name("data_config.json")

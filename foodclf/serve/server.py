@@ -14,149 +14,35 @@ file and worker sockets), so several can run side by side.
 from __future__ import annotations
 
 import json
-import importlib.resources
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import psutil
 
-from foodclf.errors import FoodclfError
+from foodclf.serve.errors import ServeError
+from foodclf.serve.launch import check_models, free_port, torchserve_command
+from foodclf.serve.processes import kill, process_name, stop_group
+from foodclf.serve.properties import DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, write_properties
+from foodclf.serve.settings import THREADS_ENV, serving_env, threads_per_worker
+
+__all__ = ["ServeError", "TorchServe", "load_failures"]
 
 log = logging.getLogger(__name__)
 
-# config.properties and log4j2.xml ship inside the package, beside this module (a wheel installs them).
-PACKAGE_DIR = Path(str(importlib.resources.files("foodclf.serve")))
-DEFAULT_CONFIG = PACKAGE_DIR / "config.properties"
-# The frontend's logging: TorchServe's own files, without its lines for every request.
-DEFAULT_LOG_CONFIG = PACKAGE_DIR / "log4j2.xml"
-# glibc's malloc gives every block over 128 KB its own mmap and hands it back on free, so each
-# forward pass page-faults its activations in afresh: a fifth of the CPU went to the kernel.
-# Keeping blocks up to 256 MB in the heap (and trimming it only past 512 MB) served MobileNetV2
-# 25–40 % faster for 3 % more memory (scripts/bench_serve.py --malloc default|tuned).
-# A GLIBC_TUNABLES already set is left alone; an empty one gives glibc's defaults.
-MALLOC_ENV = "GLIBC_TUNABLES"
-MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=536870912"
-# Read by handlers/food_handler.py: torch threads per worker, overriding the archive's setting.
-THREADS_ENV = "FOODCLF_TORCH_THREADS"
 # TorchServe restarts a worker whose handler fails to load, with back-off, for ever. The same
 # failure this many times is no passing hiccup: starting stops there and says why.
 LOAD_ATTEMPTS = 2
 # Unix domain socket paths (the workers' sockets live in the tmp dir) are limited to 107 bytes.
 MAX_SOCKET_DIR = 80
-
-
-class ServeError(FoodclfError):
-    """TorchServe did not start, a model did not load, or the configuration is unusable."""
-
-
-def usable_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (containers)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def read_properties(path: str | os.PathLike) -> dict[str, str]:
-    """key=value lines of a Java properties file (TorchServe reads no continuation lines)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ServeError(f"{path}: TorchServe config not found; pass config= or reinstall foodclf, whose foodclf/serve/ holds the default one")
-    props = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            props[key.strip()] = value.strip()
-    return props
-
-
-def write_properties(base: str | os.PathLike, overrides: Mapping[str, Any], path: Path) -> Path:
-    """Copy ``base`` with ``overrides`` replacing its keys (new keys appended) to ``path``."""
-    read_properties(base)  # names the file if it is missing
-    lines, done = [], set()
-    for line in Path(base).read_text(encoding="utf-8").splitlines():
-        key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
-        if key in overrides:
-            lines.append(f"{key}={overrides[key]}")
-            done.add(key)
-        else:
-            lines.append(line)
-    lines += [f"{key}={value}" for key, value in overrides.items() if key not in done]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def parse_models(specs: list[str]) -> dict[str, str]:
-    """``["food=food.mar", "vgg16.mar"]`` -> ``{"food": "food.mar", "vgg16": "vgg16.mar"}``."""
-    models = {}
-    for spec in specs:
-        name, _, mar = spec.rpartition("=")
-        if not mar.endswith(".mar"):
-            raise ServeError(f"model '{spec}': expected NAME=FILE.mar (or FILE.mar)")
-        models[name or Path(mar).stem] = mar
-    return models
-
-
-def check_models(model_store: Path, models: Mapping[str, str]) -> None:
-    """Every archive is in the model store, or a ServeError says which one is missing."""
-    if not model_store.is_dir():
-        raise ServeError(f"{model_store}: model store not found; write archives with scripts/archive.py")
-    for name, mar in models.items():
-        if not (model_store / mar).is_file():
-            raise ServeError(f"{model_store / mar}: archive for model '{name}' not found; "
-                             "write it with scripts/archive.py RUN_DIR --name NAME")
-
-
-def serving_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment to start TorchServe in: ``base`` (default: this process's) with the
-    allocator setting for its workers, unless ``base`` sets GLIBC_TUNABLES itself."""
-    env = dict(os.environ if base is None else base)
-    env.setdefault(MALLOC_ENV, MALLOC_TUNABLES)
-    return env
-
-
-def torchserve_command(config: str | os.PathLike, model_store: str | os.PathLike,
-                       models: Mapping[str, str] | None = None, foreground: bool = True,
-                       log_config: str | os.PathLike | None = DEFAULT_LOG_CONFIG) -> list[str]:
-    """The ``torchserve`` command line, run by this interpreter so the workers import foodclf.
-    ``log_config``: the frontend's log4j2.xml (None: TorchServe's default, which logs every request)."""
-    command = [sys.executable, "-m", "ts.model_server", "--start", "--ncs",
-               "--ts-config", str(config), "--model-store", str(model_store)]
-    if log_config is not None:
-        command += ["--log-config", str(log_config)]
-    if foreground:
-        command.append("--foreground")
-    if models:
-        command += ["--models", *(f"{name}={mar}" for name, mar in models.items())]
-    return command
-
-
-def stop_command() -> list[str]:
-    """``torchserve --stop``: stops the server whose pid file is in this temp dir."""
-    return [sys.executable, "-m", "ts.model_server", "--stop"]
 
 
 def http_json(method: str, url: str, timeout: float = 10.0) -> Any:
@@ -178,7 +64,7 @@ class TorchServe:
         workers: workers per model; None keeps the archive's minWorkers (or the config's
             default_workers_per_model). Given, each worker also gets usable cores // workers
             torch threads ($FOODCLF_TORCH_THREADS) unless ``env`` sets it.
-        config: the base config.properties (default: the repo's foodclf/serve/config.properties).
+        config: the base config.properties (default: the one inside the package, foodclf/serve/).
         properties: more config.properties keys to override, e.g. {"job_queue_size": 500}.
         env: extra environment variables for the frontend and its workers (the allocator
             setting, GLIBC_TUNABLES, is added unless this or the environment sets it).
@@ -255,7 +141,7 @@ class TorchServe:
             children = launcher.children()
         except psutil.Error:
             return None
-        java = [c for c in children if "java" in _name(c)]
+        java = [c for c in children if "java" in process_name(c)]
         return java[0].pid if java else None
 
     def process_pids(self) -> list[int]:
@@ -277,13 +163,13 @@ class TorchServe:
         return http_json("GET", f"{self.management_url}/models/{model}")[0]
 
     # ---- life cycle --------------------------------------------------------------------
-    def __enter__(self) -> "TorchServe":
+    def __enter__(self) -> TorchServe:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def start(self) -> "TorchServe":
+    def start(self) -> TorchServe:
         if self.process is not None:
             raise ServeError("this TorchServe is already started")
         try:
@@ -304,9 +190,9 @@ class TorchServe:
         """Stop the frontend and every worker (the whole process group); safe to call twice."""
         if self.process is not None:
             self._known_pids.update(self.process_pids())
-            _stop_group(self.process, timeout)
+            stop_group(self.process, timeout)
             for pid in self._known_pids:  # a worker that left the group must not outlive us
-                _kill(pid)
+                kill(pid)
             self.process = None
         if self._launcher_log is not None:
             self._launcher_log.close()
@@ -373,9 +259,10 @@ class TorchServe:
             "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs"),
         })
         if self.workers is not None:  # scaled workers share the cores instead of each taking all
-            env[THREADS_ENV] = str(max(1, usable_cores() // self.workers))
+            env[THREADS_ENV] = str(threads_per_worker(self.workers))
         env = serving_env({**env, **self.env})
-        command = torchserve_command(config_path, self.model_store, log_config=self.log_config)  # models: load_models in the config
+        # No --models: the config's load_models names them.
+        command = torchserve_command(config_path, self.model_store, log_config=self.log_config)
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")
         # In a reused workdir, earlier runs' lines stay out of the load-failure check.
         self._model_log_start = self.model_log.stat().st_size if self.model_log.exists() else 0
@@ -459,48 +346,3 @@ def load_failures(model_log: Path, model: str, offset: int = 0) -> list[str]:
                 reason.append(more.strip())
             failures.append(" ".join(reason))
     return failures
-
-
-def _name(process: psutil.Process) -> str:
-    try:
-        return process.name()
-    except psutil.Error:
-        return ""
-
-
-def _stop_group(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM the process group (TorchServe shuts its workers down), SIGKILL what lingers."""
-    pgid = process.pid  # start_new_session: the launcher leads its own group
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        process.poll()  # reap the launcher, or its zombie keeps the group "alive"
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    else:
-        log.warning("TorchServe did not stop within %.0f s of SIGTERM; killing it", timeout)
-        _signal_group(pgid, signal.SIGKILL)
-    process.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def _kill(pid: int) -> None:
-    try:
-        psutil.Process(pid).kill()
-    except psutil.Error:
-        pass

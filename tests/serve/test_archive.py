@@ -12,8 +12,8 @@ import torch
 import yaml
 from ts.utils.util import list_classes_from_module
 
-from foodclf.serve.archive import ArchiveError, archive_run
 from foodclf.errors import RunDirError
+from foodclf.serve.archive import ArchiveError, archive_run
 
 REPO = Path(__file__).resolve().parents[2]
 

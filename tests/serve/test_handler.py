@@ -3,20 +3,19 @@
 The server tests (test_server.py) send the same inputs over HTTP; these check the details
 (batches, per-request statuses, topk) in seconds. The image builders are shared with them.
 """
-import io
+import json
+import shutil
+import subprocess
 import sys
 import zipfile
 
 import pytest
 import torch
-from PIL import Image
+from support import bad_images, good_images, in_process_probabilities
 from ts.model_loader import TsModelLoader
 from ts.service import Service
 
 from foodclf.serve.archive import archive_run
-from support import bad_images, good_images, in_process_probabilities
-from foodclf.data.images import open_rgb
-from foodclf.data.transforms import EvalPreset
 
 
 # ---- the handler, as a TorchServe worker loads it -----------------------------------------
@@ -105,3 +104,49 @@ def test_text_and_json_bodies_are_not_images(service):
 def test_answers_name_the_batch_size(service):
     predict(service, [good_images()["jpeg"]] * 3)
     assert [service.context.get_response_headers(i)["X-Batch-Size"] for i in range(3)] == ["3"] * 3
+
+
+# ---- a worker imports only its variant's runtime -------------------------------------------
+RUNTIMES = ("onnxruntime", "openvino")
+# What a TorchServe worker does with an archive, in a fresh interpreter: put the unpacked archive
+# on sys.path, load the handler with TorchServe's model loader, answer one request.
+WORKER = """
+import json, sys
+model_dir, image, runtimes = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3:]
+sys.path.insert(0, model_dir)
+from ts.model_loader import TsModelLoader
+from ts.service import Service
+service = TsModelLoader().load("food", model_dir, handler="food_handler.py", gpu_id=None, batch_size=1)
+batch = [{"requestId": b"r0", "parameters": [{"name": "body", "contentType": "image/jpeg", "value": image}]}]
+service.context.request_processor, inputs, service.context.request_ids = Service.retrieve_data_for_inference(batch)
+[answer] = service._entry_point(inputs, service.context)
+print(json.dumps({"variant": service._entry_point.__self__.variant, "answer": answer,
+                  "runtimes": sorted(name for name in runtimes if name in sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def onnx_variant(trained_run, sample_data, tmp_path_factory):
+    """The trained run's ONNX Runtime variant, exported from a copy (the session's run stays as it is)."""
+    from foodclf.export.variants import export_variants
+
+    run_dir = tmp_path_factory.mktemp("handler-onnx") / "run"
+    shutil.copytree(trained_run.run_dir, run_dir)
+    [variant] = export_variants(run_dir, ["onnx"], sample_data, evaluate=False)
+    return variant
+
+
+@pytest.mark.parametrize("variant, runtimes", [("eager", []), ("onnx", ["onnxruntime"])])
+def test_a_worker_imports_only_the_runtime_its_variant_runs(trained_run, onnx_variant, tmp_path, variant, runtimes):
+    mar = archive_run(trained_run.run_dir if variant == "eager" else onnx_variant, "food", tmp_path / "store")
+    model_dir = tmp_path / "model"
+    with zipfile.ZipFile(mar) as z:
+        z.extractall(model_dir)
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(good_images()["jpeg"])
+    result = subprocess.run([sys.executable, "-c", WORKER, str(model_dir), str(image), *RUNTIMES], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["variant"] == variant and len(loaded["answer"]["predictions"]) == 5
+    assert loaded["runtimes"] == runtimes  # TorchServe's BaseHandler would have imported both

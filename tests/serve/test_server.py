@@ -4,48 +4,23 @@ One server for the module (TorchServe takes ~20 s to start here), on free 127.0.
 its own tmp working directory; the fixture asserts that every process is gone afterwards.
 """
 import json
-import subprocess
-import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 import zipfile
-from pathlib import Path
 
 import psutil
 import pytest
 import requests
 import torch
-
-from foodclf.serve.archive import archive_run
-from foodclf.serve.server import (DEFAULT_CONFIG, DEFAULT_LOG_CONFIG, MALLOC_ENV, MALLOC_TUNABLES, ServeError,
-                             TorchServe, load_failures, parse_models, read_properties, serving_env,
-                             torchserve_command, write_properties)
+from serve_support import alive, processes_using
 from support import bad_images, good_images, in_process_probabilities, probabilities, put
 
-REPO = Path(__file__).resolve().parents[2]
+from foodclf.serve.archive import archive_run
+from foodclf.serve.properties import DEFAULT_CONFIG, read_properties
+from foodclf.serve.server import ServeError, TorchServe, load_failures
+from foodclf.serve.settings import MALLOC_ENV, serving_env
+
 BATCH_SIZE = 4
-
-
-def alive(pids) -> list[int]:
-    """The PIDs still running (a zombie is dead but not yet reaped by its parent)."""
-    running = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                running.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return running
-
-
-def processes_using(path: Path) -> list[psutil.Process]:
-    """Processes whose command line mentions ``path``: a server's launcher, frontend and workers."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if any(str(path) in part for part in process.info["cmdline"] or []):
-            found.append(process)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +83,8 @@ def test_prediction_equals_the_in_process_model(server, trained_run, kind):
 @pytest.mark.serve
 def test_default_answer_is_the_top_five(server, trained_run):
     answer = put(server, good_images()["png"]).json()
-    assert [p["label"] for p in answer["predictions"]] == [trained_run.classes[p["index"]] for p in answer["predictions"]]
+    predictions = answer["predictions"]
+    assert [p["label"] for p in predictions] == [trained_run.classes[p["index"]] for p in predictions]
     assert len(answer["predictions"]) == 5
 
 
@@ -171,7 +147,8 @@ def test_the_access_log_has_every_request_and_the_other_logs_none(server):
         assert not [line for line in PER_REQUEST_LINES if line in text], path
     # Lifecycle messages stay, once each: model and workers in ts_log, the workers' own lines in model_log.
     ts_log = (logs / "ts_log.log").read_text()
-    assert ts_log.count("Inference API bind to") == 1 and "Torch worker started." in (logs / "model_log.log").read_text()
+    assert ts_log.count("Inference API bind to") == 1
+    assert "Torch worker started." in (logs / "model_log.log").read_text()
 
 
 @pytest.mark.serve
@@ -239,7 +216,8 @@ def test_a_model_that_cannot_load_stops_the_start_with_the_reason(store, tmp_pat
             copy.writestr(item, data)
     workdir = tmp_path / "serve"
     started = time.monotonic()
-    with pytest.raises(ServeError, match=r"model 'food' cannot load in its worker \(2 tries\): .*size mismatch") as error:
+    reason = r"model 'food' cannot load in its worker \(2 tries\): .*size mismatch"
+    with pytest.raises(ServeError, match=reason) as error:
         TorchServe(broken, models={"food": "food.mar"}, workdir=workdir, startup_timeout=200).start()
     assert time.monotonic() - started < 100  # TorchServe itself would retry for ever
     assert str(workdir / "logs" / "model_log.log") in str(error.value)
@@ -262,50 +240,3 @@ def test_load_failures_reads_only_what_came_after_the_offset(tmp_path):
 def test_missing_archive_fails_before_starting(store, tmp_path):
     with pytest.raises(ServeError, match="nope.mar: archive for model 'x' not found"):
         TorchServe(store, models={"x": "nope.mar"}, workdir=tmp_path).start()
-
-
-def test_serve_script_prints_one_line_for_a_missing_archive(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "serve.py"), "--models", "food=food.mar",
-                             "--model-store", str(tmp_path)], capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr.startswith("error: ") and "food.mar" in result.stderr
-
-
-# ---- the configuration ---------------------------------------------------------------------
-def test_config_is_loopback_only_with_safe_defaults():
-    props = read_properties(DEFAULT_CONFIG)
-    for key in ("inference_address", "management_address", "metrics_address"):
-        assert props[key].startswith("http://127.0.0.1:"), key
-    assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
-    if props.get("disable_token_authorization") == "true":
-        assert props["enable_model_api"] == "false"
-    assert props["metrics_mode"] == "prometheus"
-    assert int(props["default_workers_per_model"]) >= 1 and int(props["max_request_size"]) > 6_553_500
-
-
-def test_config_overrides_replace_keys_and_keep_the_rest(tmp_path):
-    path = write_properties(DEFAULT_CONFIG, {"inference_address": "http://127.0.0.1:1", "new_key": 5},
-                            tmp_path / "config.properties")
-    props = read_properties(path)
-    assert props["inference_address"] == "http://127.0.0.1:1" and props["new_key"] == "5"
-    assert props["max_request_size"] == read_properties(DEFAULT_CONFIG)["max_request_size"]
-
-
-def test_serving_env_adds_the_allocator_setting_but_keeps_the_users():
-    assert serving_env({"PATH": "/bin"}) == {"PATH": "/bin", MALLOC_ENV: MALLOC_TUNABLES}
-    assert serving_env({MALLOC_ENV: ""})[MALLOC_ENV] == ""  # empty: glibc's defaults, as the user asked
-    assert MALLOC_TUNABLES.startswith("glibc.malloc.mmap_threshold=")
-
-
-def test_the_command_uses_foodclfs_log_config_unless_told_otherwise():
-    command = torchserve_command("c.properties", "store")
-    assert command[command.index("--log-config") + 1] == str(DEFAULT_LOG_CONFIG)
-    assert "--log-config" not in torchserve_command("c.properties", "store", log_config=None)
-    # A broken file would make log4j fall back to its own default, which prints only errors.
-    loggers = {e.get("name"): e.get("level") for e in ET.parse(DEFAULT_LOG_CONFIG).getroot().iter("Logger")}
-    assert loggers["ACCESS_LOG"] == "info" and loggers["org.pytorch.serve"] == "info"
-
-
-def test_parse_models():
-    assert parse_models(["food=a.mar", "vgg16.mar"]) == {"food": "a.mar", "vgg16": "vgg16.mar"}
-    with pytest.raises(ServeError, match="NAME=FILE.mar"):
-        parse_models(["food"])
