@@ -23,7 +23,7 @@ machine with the server here but runs elsewhere in a real deployment. "ratio w/o
 served by raw scaled to the cores the load generator leaves:
 raw x min(1, (cores - client cores) / min(cores, workers x threads)).
 
-Both sides run with the same allocator setting as TorchServe's workers (foodclf.serve.server.MALLOC_TUNABLES;
+Both sides run with the same allocator setting as TorchServe's workers (foodclf.serve.settings.MALLOC_TUNABLES;
 --malloc default measures glibc's own). The model has random weights (speed does not depend on
 them). On a shared machine the figures are noisy: compare ratios, not absolutes.
 """
@@ -50,7 +50,8 @@ from foodclf.machine import machine_line
 from foodclf.models.net import create_model, default_data_config
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.training.runs import load_run, write_run_files
-from foodclf.serve.server import MALLOC_ENV, MALLOC_TUNABLES, TorchServe
+from foodclf.serve.server import TorchServe
+from foodclf.serve.settings import MALLOC_ENV, MALLOC_TUNABLES
 from foodclf.data.transforms import EvalPreset
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
