@@ -28,7 +28,8 @@ from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.results import format_table, write_simulation
 from foodclf.deploy.simulation import simulate
-from foodclf.loadtest.runner import format_summary as loadtest_summary, run_capacity, run_loadtest
+from foodclf.loadtest.runner import run_capacity, run_loadtest
+from foodclf.loadtest.summary import format_summary as loadtest_summary
 from foodclf.deploy.manifests import default_overlays, load_deployment
 from foodclf.loadtest.profiles import Stage, parse_profile
 from foodclf.training.runs import load_run

@@ -17,6 +17,7 @@ from foodclf.errors import SchemaError
 from foodclf.io import read_json
 
 METRICS_FILE = "metrics.json"
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"  # drawn beside metrics.json by the evaluation
 SCHEMA_VERSION = 2
 
 

@@ -11,6 +11,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from foodclf.data.data_config import DataConfig
 from foodclf.data.datasets import FoodImageDataset, SplitListing, check_classes, list_split
+from foodclf.data.sampling import EpochSeededDataset, EpochShuffleSampler
 from foodclf.data.transforms import EvalPreset, TrainPreset
 from foodclf.errors import DatasetError
 
@@ -32,6 +33,7 @@ class FoodDataModule(pl.LightningDataModule):
         check_images: bool = True,
         skip_bad_images: bool = False,
         augment: bool = True,
+        seed: int = 0,
     ):
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -41,6 +43,7 @@ class FoodDataModule(pl.LightningDataModule):
         self.check_images = check_images
         self.skip_bad_images = skip_bad_images
         self.augment = augment
+        self.seed = seed  # the training order and augmentation of each epoch (foodclf.data.sampling)
         self.listings: dict[str, SplitListing] = {}
         self.classes: tuple[str, ...] = ()
 
@@ -74,15 +77,26 @@ class FoodDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         dataset = self.dataset(split, train)
+        if train:  # order and augmentation from (seed, epoch, image): a resumed run repeats them exactly
+            dataset, sampler = EpochSeededDataset(dataset, self.seed), EpochShuffleSampler(
+                dataset, self._world_size(), self._rank(), self.seed)
+        else:
+            sampler = self._unpadded_shard(dataset)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
-            sampler=None if train else self._unpadded_shard(dataset),
+            sampler=sampler,
             num_workers=self.num_workers,
-            # Training workers start afresh each epoch, seeded from that epoch's seed (exact resumes).
-            persistent_workers=self.num_workers > 0 and not train,
+            persistent_workers=self.num_workers > 0,
         )
+
+    def _world_size(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return trainer.world_size if trainer is not None else 1
+
+    def _rank(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return trainer.global_rank if trainer is not None else 0
 
     def _unpadded_shard(self, dataset) -> DistributedSampler | None:
         """Under DDP, this rank's share of an evaluation split, every image exactly once.
@@ -90,10 +104,9 @@ class FoodDataModule(pl.LightningDataModule):
         Lightning's own DistributedSampler pads the last shard with repeated images, which would
         count them twice in the validation figures; training keeps Lightning's sampler.
         """
-        trainer = getattr(self, "trainer", None)
-        if trainer is None or trainer.world_size < 2:
+        if self._world_size() < 2:
             return None
-        return UnpaddedDistributedSampler(dataset, trainer.world_size, trainer.global_rank)
+        return UnpaddedDistributedSampler(dataset, self._world_size(), self._rank())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("training", train=True)

@@ -1,5 +1,5 @@
 """The confusion-matrix figure: one drawing for the whole package (the evaluation's
-confusion_matrix.png and the comparison report's per-model matrices)."""
+confusion_matrix.png, which the comparison report copies)."""
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from foodclf.contracts import to_json, validate, write
 from foodclf.contracts.metrics import (
+    CONFUSION_MATRIX_FILE,
     METRICS_FILE,
     SCHEMA_VERSION,
     ClassMetrics,
@@ -25,7 +26,6 @@ from foodclf.contracts.metrics import (
 from foodclf.evaluation.figures import save_confusion_matrix
 from foodclf.machine import describe_machine
 
-CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 
 __all__ = ["CONFUSION_MATRIX_FILE", "METRICS_FILE", "format_summary", "load_metrics", "new_metrics",
            "read_metrics", "write_metrics"]

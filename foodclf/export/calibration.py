@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from foodclf.data.data_config import DataConfig
-from foodclf.data.datasets import FoodImageDataset, list_split
+from foodclf.data.datasets import FoodImageDataset, check_classes, list_split
 from foodclf.data.transforms import EvalPreset
 from foodclf.errors import DatasetError
 
@@ -36,9 +36,7 @@ def load_calibration(data_dir: str | os.PathLike, data_config: DataConfig, class
     """``count`` images of ``split`` (all of them if fewer), drawn with a fixed seed, prepared as
     served images are."""
     listing = list_split(data_dir, split, check_images=False)
-    if list(listing.classes) != list(classes):
-        raise DatasetError(f"{listing.split_dir}: classes differ from the model's; calibrate on the dataset "
-                           f"the model was trained on ({list(classes)})")
+    check_classes(listing, classes, "the model's", "calibrate on the dataset the model was trained on")
     if not listing.samples:
         raise DatasetError(f"{listing.split_dir}: no images to calibrate INT8 on")
     samples = random.Random(CALIBRATION_SEED).sample(listing.samples, min(count, len(listing.samples)))

@@ -44,17 +44,13 @@ from foodclf.loadtest.summary import format_summary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CAPACITY_LEVELS", "DEFAULT_TIMEOUT_S", "run_loadtest", "run_capacity", "check_url", "model_name",
-           # imported from here before the split (foodclf.load_loadtest, the simulation, the report, the
-           # demo); their homes are foodclf.loadtest.files, .summary and foodclf.contracts.loadtest
-           "load_loadtest", "format_summary", "LOADTEST_JSON"]
+__all__ = ["CAPACITY_LEVELS", "DEFAULT_TIMEOUT_S", "run_loadtest", "run_capacity", "check_url", "model_name"]
 
 CAPACITY_LEVELS = (1, 2, 4, 8, 16)
 DEFAULT_TIMEOUT_S = 30.0  # siege's default; TorchServe itself gives up after 120 s
 CHILD_START_S = 60.0  # slack for the locust child to start and write its results
 CLIENT_SATURATED_CORES = 0.9  # locust's users share one thread: near one core, the client is the limit
 _CHILD = Path(__file__).with_name("locust_child.py")
-LOADTEST_JSON = LOADTEST_FILE
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from foodclf.contracts import to_json
 from foodclf.contracts.loadtest import LOADTEST_FILE, LoadTest, read_loadtest
-from foodclf.contracts.metrics import METRICS_FILE, Metrics, read_metrics
+from foodclf.contracts.metrics import CONFUSION_MATRIX_FILE, METRICS_FILE, Metrics, read_metrics
 from foodclf.contracts.simulation import SIMULATIONS_DIR, Simulation, read_simulations
 from foodclf.errors import RunDirError
 from foodclf.report.criteria import Criteria
@@ -28,10 +28,7 @@ log = logging.getLogger(__name__)
 
 ONE_REPLICA = "one replica"
 SCOPES = {"models": "Models (one replica)", "deployments": "Models × deployments"}
-# Written beside metrics.json by the evaluation (foodclf.evaluation), which draws it; the report copies it.
-CONFUSION_MATRIX_FILE = "confusion_matrix.png"
-STAGE_HINTS = {"metrics": "scripts/evaluate.py", "loadtest": "scripts/loadtest.py",
-               "simulation": "scripts/simulate_hpa.py"}
+STAGE_HINTS = {"metrics": "foodclf evaluate", "loadtest": "foodclf loadtest", "simulation": "foodclf simulate"}
 
 
 @dataclass

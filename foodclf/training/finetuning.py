@@ -62,6 +62,12 @@ class PhaseFreezing(BaseFinetuning):
 
 
 def set_frozen_batchnorm_eval(model: nn.Module) -> None:
+    """Frozen BN layers in eval mode, trainable ones in training mode.
+
+    Both ways matter: Lightning keeps each module's mode across fits, so a BN layer put in eval
+    mode while frozen in phase 1 would otherwise stay there after phase 2 unfreezes it (and a
+    resumed phase 2, whose model starts in training mode, would train differently).
+    """
     for module in model.modules():
-        if isinstance(module, _BatchNorm) and not any(p.requires_grad for p in module.parameters()):
-            module.eval()
+        if isinstance(module, _BatchNorm):
+            module.train(any(p.requires_grad for p in module.parameters()))

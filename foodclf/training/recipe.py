@@ -16,15 +16,14 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.utilities import rank_zero_only
 
-from foodclf.training.classifier import FoodClassifier
-from foodclf.training.config import UNFREEZE_CHOICES, TrainConfig  # noqa: F401  (re-exported)
 from foodclf.data.datamodule import FoodDataModule, discover_classes
 from foodclf.errors import RunDirError
-from foodclf.training.checkpoints import BEST_FILE, LAST_FILE, ResumePoint, best_checkpoint, last_checkpoint
-from foodclf.training.finetuning import PhaseFreezing
-from foodclf.training.seeding import EpochSeed
-from foodclf.training.history import HISTORY_FILE, EpochHistory, cut_history
 from foodclf.models.net import create_model, default_data_config
+from foodclf.training.checkpoints import BEST_FILE, LAST_FILE, ResumePoint, best_checkpoint, last_checkpoint
+from foodclf.training.classifier import FoodClassifier
+from foodclf.training.config import UNFREEZE_CHOICES, TrainConfig  # noqa: F401  (re-exported)
+from foodclf.training.finetuning import PhaseFreezing
+from foodclf.training.history import HISTORY_FILE, EpochHistory, cut_history
 from foodclf.training.runs import MODEL_FILE, Run, export_checkpoint, load_run, read_config, write_run_files
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def train(config: TrainConfig, resume: bool = False, callbacks: list[Callback] |
     if not resume:  # initial weights; a resumed run gets its own from its checkpoints
         module.model = create_model(config.backbone, len(classes), config.weights)
     datamodule = FoodDataModule(config.data, data_config, config.batch_size, config.workers,
-                                skip_bad_images=config.skip_bad_images)
+                                skip_bad_images=config.skip_bad_images, seed=config.seed)
     datamodule.setup("fit")  # fail on bad data before anything is written
     _write_run_files(run_dir, data_config, list(classes), asdict(config))
 
@@ -102,7 +101,6 @@ def _run_phases(config: TrainConfig, module: FoodClassifier, datamodule: FoodDat
         trainer = _trainer(config, phase, [
             PhaseFreezing(phase["trainable"]),
             EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
-            EpochSeed(config.seed, index),
             EpochHistory(run_dir / HISTORY_FILE, index, phase["trainable"]),  # before last.ckpt (see history.py)
             best,
             last_checkpoint(run_dir),

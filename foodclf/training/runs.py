@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from foodclf.contracts.data_config import DATA_CONFIG_FILE
 from foodclf.data.data_config import DataConfig
 from foodclf.errors import RunDirError, SchemaError
 from foodclf.io import atomic_save, atomic_write_json, read_json
@@ -28,7 +29,6 @@ from foodclf.models.net import FoodNet, create_model, default_data_config
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
-DATA_CONFIG_FILE = "data_config.json"
 CLASSES_FILE = "classes.json"
 CONFIG_FILE = "config.json"
 REQUIRED_FILES = (MODEL_FILE, DATA_CONFIG_FILE, CLASSES_FILE)

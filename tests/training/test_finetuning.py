@@ -63,3 +63,15 @@ def test_head_phase_changes_only_the_head_in_a_real_fit(sample_data):
 def test_unknown_phase_is_refused():
     with pytest.raises(ValueError, match="head, tail, all"):
         PhaseFreezing("some")
+
+
+def test_an_unfrozen_batchnorm_trains_again_though_an_earlier_phase_left_it_in_eval():
+    """Lightning keeps each module's mode across fits: phase 2 must put unfrozen BN back in training."""
+    module = FoodClassifier("mobilenet_v2", 11)
+    callback = PhaseFreezing("tail")
+    callback.freeze_before_training(module)
+    module.eval()  # as phase 1 left every frozen BN layer, the tail's included
+    callback.on_train_batch_start(None, module, None, 0)
+    bns = {name: m for name, m in module.model.backbone.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    assert bns["17.conv.3"].training and bns["18.1"].training
+    assert not bns["0.1"].training

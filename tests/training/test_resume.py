@@ -15,7 +15,7 @@ from foodclf import TrainConfig, load_run, train
 from foodclf.training.history import read_history
 
 # Two phases (--unfreeze all after a frozen-backbone phase), no early stopping: 12 epochs in all.
-OPTIONS = dict(backbone="baseline", weights="none", unfreeze="all", epochs=7, finetune_epochs=5, lr=0.2,
+OPTIONS = dict(backbone="baseline", weights="none", unfreeze="all", epochs=7, finetune_epochs=5, lr=1.0,
                finetune_lr=1e-3, patience=50, image_size=32, batch_size=16, workers=0, seed=7)
 
 
