@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from foodclf.errors import FoodclfError
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Pack a trained run into a TorchServe model archive: EXPORT_PATH/NAME.mar. The same as ``foodclf archive`` (foodclf/commands/archive.py)."""
+"""Pack a trained run into a TorchServe model archive: EXPORT_PATH/NAME.mar.
+
+The same as ``foodclf archive`` (foodclf/commands/archive.py)."""
 import sys
 
 from foodclf.cli import run_cli

@@ -32,17 +32,17 @@ from foodclf.cli import run_cli
 from foodclf.contracts import to_json
 from foodclf.data.data_config import DataConfig
 from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
+from foodclf.data.sample import make_sample
+from foodclf.data.transforms import EvalPreset
 from foodclf.errors import FoodclfError
+from foodclf.evaluation.operational import measure_latency, measure_throughput
 from foodclf.evaluation.optimizing import predict_split
 from foodclf.export.variants import FORMATS, available_formats, export_variants
 from foodclf.io import atomic_write_json
 from foodclf.machine import describe_machine, machine_line
 from foodclf.models.net import create_model, default_data_config
-from foodclf.evaluation.operational import measure_latency, measure_throughput
 from foodclf.models.predictors import load_predictor
 from foodclf.training.runs import CLASSES_FILE, MODEL_FILE, load_run, write_run_files
-from foodclf.data.sample import make_sample
-from foodclf.data.transforms import EvalPreset
 
 BACKBONES = ("baseline", "mobilenet_v2", "vgg16")
 DEMO_SIZES = {"baseline": 64, "mobilenet_v2": 64, "vgg16": 32}  # scripts/demo.py's sample settings

@@ -39,20 +39,20 @@ from pathlib import Path
 import psutil
 import torch
 
-from foodclf.serve.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.cli import run_cli
+from foodclf.contracts import to_json
 from foodclf.data.datasets import FOOD11_CLASSES
 from foodclf.data.images import DEFAULT_MAX_PIXELS
+from foodclf.data.transforms import EvalPreset
 from foodclf.io import atomic_write_json
-from foodclf.contracts import to_json
+from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.loadtest.runner import run_loadtest
 from foodclf.machine import machine_line
 from foodclf.models.net import create_model, default_data_config
-from foodclf.loadtest.profiles import Stage, parse_duration
-from foodclf.training.runs import load_run, write_run_files
+from foodclf.serve.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.serve.server import TorchServe
 from foodclf.serve.settings import MALLOC_ENV, MALLOC_TUNABLES
-from foodclf.data.transforms import EvalPreset
+from foodclf.training.runs import load_run, write_run_files
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
 # Each saturated measurement starts with this long uncounted: the users start and the first

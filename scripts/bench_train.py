@@ -17,10 +17,10 @@ from lightning.pytorch.callbacks import Callback
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from foodclf.training.classifier import FoodClassifier
-from foodclf.training.finetuning import PhaseFreezing
 from foodclf.machine import machine_line
 from foodclf.models.net import create_model
+from foodclf.training.classifier import FoodClassifier
+from foodclf.training.finetuning import PhaseFreezing
 
 
 class _SteadyTimer(Callback):

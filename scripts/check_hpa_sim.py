@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from foodclf.serve.archive import archive_run
 from foodclf.cli import run_cli
-from foodclf.errors import FoodclfError
+from foodclf.contracts.loadtest import LoadTest
+from foodclf.data.sample import draw_sample
 from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean_capacity
 from foodclf.deploy.check import compare_with_loadtest
+from foodclf.errors import FoodclfError
 from foodclf.io import atomic_write_json
-from foodclf.contracts.loadtest import LoadTest
+from foodclf.loadtest.profiles import make_stage, parse_duration
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.machine import machine_line
-from foodclf.loadtest.profiles import make_stage, parse_duration
-from foodclf.data.sample import draw_sample
+from foodclf.serve.archive import archive_run
 from foodclf.serve.server import TorchServe
 
 
@@ -42,7 +42,7 @@ def parse_stage(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"{text!r}: give USERS:DELAY, e.g. 10:1") from None
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="a run directory to archive and serve")
     parser.add_argument("--mar", help="serve this .mar instead of archiving a run")
@@ -61,58 +61,73 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if bool(args.run) == bool(args.mar):
         raise FoodclfError("give a run directory or --mar (one of them)")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     stage_duration = parse_duration(args.stage_duration)
     stages = [make_stage(stage_duration, u, d, f"--stage {u}:{d}") for u, d in (args.stage or [(10, 1.0), (4, 0.2)])]
-    levels = [int(x) for x in args.levels.split(",")]
-
     with tempfile.TemporaryDirectory(prefix="foodclf-check-") as tmp:
         tmp = Path(tmp)
         out = Path(args.out) if args.out else tmp / "out"
         image = Path(args.image) if args.image else _sample_photo(tmp / "photo.jpg")
         store, name = _model_store(args, tmp)
-        level_s = parse_duration(args.level_duration)
-        with TorchServe(store, models={name: f"{name}.mar"}, workdir=tmp / "serve") as server:
-            url, pids = server.predictions_url(name), server.process_pids()
-            # The capacity is measured before and after the stages: their mean stands for the
-            # machine during the stages, and their difference says how steady the machine was.
-            curves, others = [], {}
-            for when in ("before", "after"):
-                if when == "after":
-                    print(f"load-testing {len(stages)} stage(s) of {stage_duration:.0f} s ...")
-                    with MachineLoad() as load:
-                        measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids,
-                                                seed=0, model=name, profile="check")
-                    others["stages"] = load.others(measured)
-                print(f"measuring capacity ({when}) at {levels} users, {level_s:.0f} s each ...")
+        curves, measured, others = _measure(args, stages, store, name, image, out, tmp)
+        return _report(args, name, curves, measured, others, out)
+
+
+def _measure(args, stages, store: Path, name: str, image: Path, out: Path, tmp: Path):
+    """(capacity curves before and after, the measured stages, the machine's other load)."""
+    levels = [int(x) for x in args.levels.split(",")]
+    level_s = parse_duration(args.level_duration)
+    with TorchServe(store, models={name: f"{name}.mar"}, workdir=tmp / "serve") as server:
+        url, pids = server.predictions_url(name), server.process_pids()
+        # The capacity is measured before and after the stages: their mean stands for the
+        # machine during the stages, and their difference says how steady the machine was.
+        curves, others = [], {}
+        for when in ("before", "after"):
+            if when == "after":
+                print(f"load-testing {len(stages)} stage(s) of {stages[0].duration_s:.0f} s ...")
                 with MachineLoad() as load:
-                    doc = run_capacity(url, image, levels, level_s, out_dir=out / f"capacity_{when}",
-                                       server_pids=pids, seed=0, model=name)
-                others[f"capacity_{when}"] = load.others(doc)
-                curves.append(capacity_from_loadtest(doc, str(out / f"capacity_{when}" / "loadtest.json")))
-        capacity = mean_capacity(curves)
-        drift = capacity_drift(*curves)
-        rows = compare_with_loadtest(capacity, measured)
-        atomic_write_json(out / "check.json", {
-            "model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(), "other_busy_cores": others,
-            "capacity_drift": round(drift, 4),
-            "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
-        print()
-        print(machine_line())
-        print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
-        print("capacity (one replica, no delay, mean of before and after): " + ", ".join(
-            f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
-        print(f"capacity drift between before and after: {drift:.1%}")
-        print(_table(rows))
-        worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
-                    if e is not None)
-        ok = worst <= args.tolerance
-        print(f"\nlargest relative error {worst:.1%}: {'within' if ok else 'BEYOND'} {args.tolerance:.0%}")
-        if not ok and drift > args.tolerance:
-            print("the machine's own capacity changed by more than that during the check: rerun it on a quiet machine")
-        if args.out:
-            print(f"files in {out}")
-        return 0 if ok else 1
+                    measured = run_loadtest(url, image, stages, out_dir=out / "measured", server_pids=pids,
+                                            seed=0, model=name, profile="check")
+                others["stages"] = load.others(measured)
+            print(f"measuring capacity ({when}) at {levels} users, {level_s:.0f} s each ...")
+            with MachineLoad() as load:
+                doc = run_capacity(url, image, levels, level_s, out_dir=out / f"capacity_{when}",
+                                   server_pids=pids, seed=0, model=name)
+            others[f"capacity_{when}"] = load.others(doc)
+            curves.append(capacity_from_loadtest(doc, str(out / f"capacity_{when}" / "loadtest.json")))
+    return curves, measured, others
+
+
+def _report(args, name: str, curves, measured: LoadTest, others: dict, out: Path) -> int:
+    """Write check.json, print the comparison; 0 when every error is within the tolerance."""
+    capacity = mean_capacity(curves)
+    drift = capacity_drift(*curves)
+    rows = compare_with_loadtest(capacity, measured)
+    atomic_write_json(out / "check.json", {
+        "model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(), "other_busy_cores": others,
+        "capacity_drift": round(drift, 4),
+        "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
+    print()
+    print(machine_line())
+    print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
+    print("capacity (one replica, no delay, mean of before and after): " + ", ".join(
+        f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
+    print(f"capacity drift between before and after: {drift:.1%}")
+    print(_table(rows))
+    worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
+                if e is not None)
+    ok = worst <= args.tolerance
+    print(f"\nlargest relative error {worst:.1%}: {'within' if ok else 'BEYOND'} {args.tolerance:.0%}")
+    if not ok and drift > args.tolerance:
+        print("the machine's own capacity changed by more than that during the check: rerun it on a quiet machine")
+    if args.out:
+        print(f"files in {out}")
+    return 0 if ok else 1
 
 
 class MachineLoad:
@@ -151,7 +166,8 @@ def _model_store(args, tmp: Path) -> tuple[Path, str]:
 
 
 def _table(rows) -> str:
-    head = f"{'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | {'resp. real':>10} {'sim':>7} {'error':>7}"
+    head = (f"{'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | "
+            f"{'resp. real':>10} {'sim':>7} {'error':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         def pct(x):

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Compare models and deployments and write the report (table, Pareto sets, plots, recommendations). The same as ``foodclf compare`` (foodclf/commands/compare.py)."""
+"""Compare models and deployments and write the report (table, Pareto sets, plots, recommendations).
+
+The same as ``foodclf compare`` (foodclf/commands/compare.py)."""
 import sys
 
 from foodclf.cli import run_cli

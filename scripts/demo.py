@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""The whole pipeline in one command: data -> train -> evaluate -> archive -> serve -> load test The same as ``foodclf demo`` (foodclf/commands/demo.py)."""
+"""The whole pipeline in one command: data -> train -> evaluate -> archive -> serve -> load test
+
+The same as ``foodclf demo`` (foodclf/commands/demo.py)."""
 import sys
 
 from foodclf.cli import run_cli

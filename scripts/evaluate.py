@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Evaluate a trained run: accuracy, loss, per-class figures and the classes below a threshold, The same as ``foodclf evaluate`` (foodclf/commands/evaluate.py)."""
+"""Evaluate a trained run: accuracy, loss, per-class figures and the classes below a threshold,
+
+The same as ``foodclf evaluate`` (foodclf/commands/evaluate.py)."""
 import sys
 
 from foodclf.cli import run_cli

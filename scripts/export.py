@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Export a trained run into faster variants (ONNX Runtime, INT8, OpenVINO), each evaluated and The same as ``foodclf export`` (foodclf/commands/export.py)."""
+"""Export a trained run into faster variants (ONNX Runtime, INT8, OpenVINO), each evaluated and
+
+The same as ``foodclf export`` (foodclf/commands/export.py)."""
 import sys
 
 from foodclf.cli import run_cli

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Load-test a served model like siege, with locust: transaction rate, response time, The same as ``foodclf loadtest`` (foodclf/commands/loadtest.py)."""
+"""Load-test a served model like siege, with locust: transaction rate, response time,
+
+The same as ``foodclf loadtest`` (foodclf/commands/loadtest.py)."""
 import sys
 
 from foodclf.cli import run_cli

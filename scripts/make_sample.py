@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Write the embedded sample dataset: python scripts/make_sample.py OUT [--per-class N]. The same as ``foodclf sample`` (foodclf/commands/sample.py)."""
+"""Write the embedded sample dataset: python scripts/make_sample.py OUT [--per-class N].
+
+The same as ``foodclf sample`` (foodclf/commands/sample.py)."""
 import sys
 
 from foodclf.cli import run_cli

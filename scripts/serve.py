@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Run TorchServe in the foreground with the repository's foodclf/serve/config.properties. The same as ``foodclf serve`` (foodclf/commands/serve.py)."""
+"""Run TorchServe in the foreground with the repository's foodclf/serve/config.properties.
+
+The same as ``foodclf serve`` (foodclf/commands/serve.py)."""
 import sys
 
 from foodclf.cli import run_cli

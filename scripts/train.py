@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Train a food classifier with the report's recipe. The same as ``foodclf train`` (foodclf/commands/train.py)."""
+"""Train a food classifier with the report's recipe.
+
+The same as ``foodclf train`` (foodclf/commands/train.py)."""
 import sys
 
 from foodclf.cli import run_cli

@@ -12,28 +12,26 @@ same way), report/ (report.html) and the TorchServe logs; the .mar archives go t
 when the demo runs again (delete --out to start over); the server it starts is always stopped.
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from PIL import Image
 
-from foodclf.serve.archive import archive_run
-from foodclf.cli import run_cli
-from foodclf.report.compare import compare
 from foodclf.data.datasets import list_split
-from foodclf.evaluation import evaluate, format_summary as metrics_summary
-from foodclf.export.variants import export_variants
+from foodclf.data.sample import make_sample
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.cluster import SimulationSettings
+from foodclf.deploy.manifests import default_overlays, load_deployment
 from foodclf.deploy.results import format_table, write_simulation
 from foodclf.deploy.simulation import simulate
+from foodclf.evaluation import evaluate
+from foodclf.evaluation import format_summary as metrics_summary
+from foodclf.export.variants import export_variants
+from foodclf.loadtest.profiles import Stage, parse_profile
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.loadtest.summary import format_summary as loadtest_summary
-from foodclf.deploy.manifests import default_overlays, load_deployment
-from foodclf.loadtest.profiles import Stage, parse_profile
-from foodclf.training.runs import load_run
-from foodclf.data.sample import make_sample
+from foodclf.report.compare import compare
+from foodclf.serve.archive import archive_run
 from foodclf.serve.server import TorchServe
 from foodclf.training.recipe import TrainConfig, train
 

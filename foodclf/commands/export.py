@@ -14,13 +14,10 @@ CPU has bf16 instructions (AVX512-BF16 or AMX).
 """
 import argparse
 import logging
-import sys
 
-from foodclf.cli import run_cli
 from foodclf.contracts.variant import INT8_RANGES
 from foodclf.evaluation import format_summary, load_metrics
-from foodclf.export.variants import (DEFAULT_CALIBRATION_IMAGES, FORMATS, ExportError, available_formats,
-                                     export_variants)
+from foodclf.export.variants import DEFAULT_CALIBRATION_IMAGES, FORMATS, ExportError, available_formats, export_variants
 from foodclf.machine import machine_line
 
 

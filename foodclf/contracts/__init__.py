@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ def contract(cls: type[T]) -> type[T]:
     return dataclasses.dataclass(cls)
 
 
-@lru_cache(maxsize=None)
+@cache
 def adapter(model: type) -> TypeAdapter:
     """The pydantic validator of a contract dataclass (built once per model)."""
     if not dataclasses.is_dataclass(model):

@@ -26,7 +26,6 @@ from foodclf.contracts.metrics import (
 from foodclf.evaluation.figures import save_confusion_matrix
 from foodclf.machine import describe_machine
 
-
 __all__ = ["CONFUSION_MATRIX_FILE", "METRICS_FILE", "format_summary", "load_metrics", "new_metrics",
            "read_metrics", "write_metrics"]
 

@@ -1,8 +1,8 @@
 """The export stage's error (its own module: the builders and the orchestration both raise it)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from foodclf.errors import FoodclfError
 

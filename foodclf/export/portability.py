@@ -15,7 +15,7 @@ AVX-512, VNNI and AMX), and an archive exported on one may be served on the othe
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from foodclf import machine
 from foodclf.contracts.variant import INT8_RANGES, Int8Range

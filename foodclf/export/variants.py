@@ -23,10 +23,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Iterable
 
 import torch
 

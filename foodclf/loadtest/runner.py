@@ -34,13 +34,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from foodclf.contracts.loadtest import LOADTEST_CSV, LOADTEST_FILE, SCHEMA_VERSION, CapacityLevel, LoadTest
+from foodclf.contracts.loadtest import LOADTEST_CSV, SCHEMA_VERSION, CapacityLevel, LoadTest
 from foodclf.errors import FoodclfError
-from foodclf.loadtest.files import load_loadtest, write_loadtest
+from foodclf.loadtest.files import write_loadtest
 from foodclf.loadtest.profiles import Stage, parse_duration, parse_profile, total_duration
 from foodclf.loadtest.sampler import ServerSampler, not_sampled, server_pids_for
 from foodclf.loadtest.stats import completed_requests, overall_result, stage_results, timeseries_rows
-from foodclf.loadtest.summary import format_summary
 
 log = logging.getLogger(__name__)
 

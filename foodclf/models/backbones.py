@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 import torch
@@ -93,7 +93,8 @@ def _preprocessing_of(weights_enum) -> dict:
 
 @register_backbone
 def vgg16(pretrained: bool) -> Backbone:
-    from torchvision.models import VGG16_Weights, vgg16 as tv_vgg16
+    from torchvision.models import VGG16_Weights
+    from torchvision.models import vgg16 as tv_vgg16
 
     weights = VGG16_Weights.IMAGENET1K_V1
     model = tv_vgg16()
@@ -107,7 +108,8 @@ def vgg16(pretrained: bool) -> Backbone:
 
 @register_backbone
 def mobilenet_v2(pretrained: bool) -> Backbone:
-    from torchvision.models import MobileNet_V2_Weights, mobilenet_v2 as tv_mobilenet_v2
+    from torchvision.models import MobileNet_V2_Weights
+    from torchvision.models import mobilenet_v2 as tv_mobilenet_v2
 
     weights = MobileNet_V2_Weights.IMAGENET1K_V1
     model = tv_mobilenet_v2()
@@ -157,8 +159,9 @@ def _timm_backbone(name: str, pretrained: bool) -> Backbone:
         ) from e
     groups = group_modules(model, model.group_matcher(coarse=True))
     cfg = timm.data.resolve_model_data_config(model)
+    interpolation = cfg["interpolation"] if cfg["interpolation"] in ("bilinear", "bicubic", "nearest") else "bilinear"
     return Backbone(model, model.num_features, tail=list(groups[max(groups)]) if groups else [],
-                    interpolation=cfg["interpolation"] if cfg["interpolation"] in ("bilinear", "bicubic", "nearest") else "bilinear",
+                    interpolation=interpolation,
                     mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), image_size=cfg["input_size"][-1])
 
 

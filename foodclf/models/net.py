@@ -9,8 +9,8 @@ import os
 import torch
 from torch import nn
 
-from foodclf.models.backbones import Backbone, create_backbone
 from foodclf.data.data_config import DataConfig
+from foodclf.models.backbones import Backbone, create_backbone
 
 
 class FoodNet(nn.Module):

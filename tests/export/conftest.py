@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from export_support import CALIBRATION_IMAGES, copy_run
+
 from foodclf.data.datasets import FoodImageDataset, list_split
 from foodclf.data.transforms import EvalPreset
 from foodclf.export.variants import available_formats, export_variants

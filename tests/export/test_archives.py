@@ -5,9 +5,9 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from support import bad_images, encode, good_images, in_process_probabilities, photo, probabilities, put
 
 from foodclf.export.variants import TOLERANCES
-from support import bad_images, encode, good_images, in_process_probabilities, photo, probabilities, put
 
 pytestmark = pytest.mark.serve
 

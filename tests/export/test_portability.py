@@ -8,9 +8,17 @@ import shutil
 
 import pytest
 import torch
+from export_support import (
+    AVX2_ONLY,
+    CALIBRATION_IMAGES,
+    NO_BF16,
+    XEON_AMX,
+    copy_run,
+    eager_probabilities,
+    pose_as,
+    predictor_warnings,
+)
 
-from export_support import (AVX2_ONLY, CALIBRATION_IMAGES, NO_BF16, XEON_AMX, copy_run, eager_probabilities, pose_as,
-                            predictor_warnings)
 from foodclf.contracts.variant import Int8Range, read_variant
 from foodclf.errors import RunDirError
 from foodclf.export.portability import AUTO_REASON, FULL_REASON

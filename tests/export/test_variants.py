@@ -8,14 +8,22 @@ import sys
 
 import pytest
 import torch
-
 from export_support import CALIBRATION_IMAGES, NO_BF16, copy_run, eager_probabilities
+
 from foodclf import machine
 from foodclf.contracts.variant import SCHEMA_VERSION, VARIANT_FILE, CalibrationRecord, read_variant
 from foodclf.errors import SchemaError
 from foodclf.evaluation import load_metrics
-from foodclf.export.variants import (FORMATS, PRECISIONS, TOLERANCES, ExportError, available_formats,
-                                     evaluate_variant, export_variants, variant_dir)
+from foodclf.export.variants import (
+    FORMATS,
+    PRECISIONS,
+    TOLERANCES,
+    ExportError,
+    available_formats,
+    evaluate_variant,
+    export_variants,
+    variant_dir,
+)
 from foodclf.models.predictors import MODEL_FILES, load_predictor, model_files
 from foodclf.report.compare import read_run
 

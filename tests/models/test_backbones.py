@@ -3,8 +3,8 @@ import torch
 import torchvision
 from torch import nn
 
-from foodclf.models.backbones import create_backbone, list_backbones
 from foodclf.errors import FoodclfError, WeightsError
+from foodclf.models.backbones import create_backbone, list_backbones
 from foodclf.models.net import count_parameters, create_model, default_data_config
 
 

@@ -11,8 +11,15 @@ import torch
 from foodclf.errors import RunDirError
 from foodclf.export.builders import BuildInputs, convert_openvino, export_onnx
 from foodclf.models.net import FoodNet
-from foodclf.models.predictors import (MODEL_FILES, OPENVINO_HINTS, PRECISIONS, OnnxRuntimePredictor,
-                                       OpenVinoPredictor, find_model, load_predictor)
+from foodclf.models.predictors import (
+    MODEL_FILES,
+    OPENVINO_HINTS,
+    PRECISIONS,
+    OnnxRuntimePredictor,
+    OpenVinoPredictor,
+    find_model,
+    load_predictor,
+)
 from foodclf.training.runs import CLASSES_FILE, DATA_CONFIG_FILE, REQUIRED_FILES
 
 # fp32 runtimes reorder float sums: logits agree to far better than this (measured ~1e-6).

@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from foodclf.training.classifier import FoodClassifier
 from foodclf.data.data_config import DataConfig
 from foodclf.data.datamodule import FoodDataModule
+from foodclf.training.classifier import FoodClassifier
 from foodclf.training.finetuning import PhaseFreezing
 
 

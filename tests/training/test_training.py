@@ -11,9 +11,9 @@ from PIL import Image
 
 from foodclf import TrainConfig, load_run, train
 from foodclf.data.datasets import FoodImageDataset, list_split
+from foodclf.data.transforms import EvalPreset
 from foodclf.errors import RunDirError
 from foodclf.models.net import create_model
-from foodclf.data.transforms import EvalPreset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,8 @@ def _accuracy(run, data_dir):
 
 def test_run_directory_holds_everything_later_stages_need(trained_run):
     run_dir = trained_run.run_dir
-    for name in ("best.ckpt", "last.ckpt", "model.pt", "data_config.json", "classes.json", "config.json", "history.csv"):
+    for name in ("best.ckpt", "last.ckpt", "model.pt", "data_config.json", "classes.json", "config.json",
+                 "history.csv"):
         assert (run_dir / name).is_file(), name
     state = torch.load(run_dir / "model.pt", weights_only=True)
     assert {k.split(".")[0] for k in state} == {"backbone", "head"}  # no Lightning "model." prefix
@@ -52,8 +53,9 @@ def test_recipe_freezes_then_fine_tunes_only_the_tail(sample_data, tmp_path):
     initial = create_model("mobilenet_v2", 11)
     weights = tmp_path / "pretrained.pt"
     torch.save(initial.state_dict(), weights)  # stands in for ImageNet weights (none can be downloaded here)
-    config = TrainConfig(data=str(sample_data), out=str(tmp_path / "run"), backbone="mobilenet_v2", weights=str(weights),
-                         epochs=1, finetune_epochs=1, image_size=32, batch_size=32, workers=0, progress=False)
+    config = TrainConfig(data=str(sample_data), out=str(tmp_path / "run"), backbone="mobilenet_v2",
+                         weights=str(weights), epochs=1, finetune_epochs=1, image_size=32, batch_size=32, workers=0,
+                         progress=False)
     run = train(config)
     assert [(r["phase"], r["trainable"]) for r in _history(run.run_dir)] == [("1", "head"), ("2", "tail")]
     # last.ckpt holds the end of phase 2 (model.pt is the best epoch, which may be phase 1's).
