@@ -14,6 +14,7 @@ exit codes:
   2  bad input: options, URL, image, profile (one line saying what to give instead)
   3  no request succeeded: nothing answered at the URL, or every answer was an error
      (the summary and, with --out, the files are still written: they say which errors)
+  4  availability below --min-availability (given as a fraction, e.g. 0.99)
 """
 import argparse
 import sys
@@ -24,6 +25,7 @@ from foodclf.loadtest.runner import CAPACITY_LEVELS, DEFAULT_TIMEOUT_S, run_capa
 from foodclf.loadtest.summary import format_capacity, format_summary
 
 EXIT_NOTHING_SUCCEEDED = 3
+EXIT_BELOW_AVAILABILITY = 4
 
 
 def _levels(text: str) -> list[int]:
@@ -54,7 +56,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--server-pid", type=int, action="append", dest="server_pids",
                    help="a TorchServe PID to sample (repeatable; default: whoever listens on a loopback URL's port)")
     p.add_argument("--sample-interval", type=float, default=1.0, help="seconds between server CPU/RSS samples")
-    return p.parse_args(argv)
+    p.add_argument("--min-availability", type=float, default=None,
+                   help="fail (exit 4) when successes / requests falls below this fraction, e.g. 0.99 "
+                        "(default: failures are reported, only a run without any success fails)")
+    args = p.parse_args(argv)
+    if args.min_availability is not None and not 0 <= args.min_availability <= 1:
+        p.error(f"--min-availability {args.min_availability}: give a fraction between 0 and 1")
+    return args
 
 
 def nothing_succeeded(report: LoadTest) -> str:
@@ -83,4 +91,10 @@ def main(argv=None) -> int:
     if report.overall.successes == 0:
         print(nothing_succeeded(report), file=sys.stderr)
         return EXIT_NOTHING_SUCCEEDED
+    availability = report.overall.availability
+    if args.min_availability is not None and availability is not None and availability < args.min_availability:
+        print(f"error: availability {availability:.2%} is below --min-availability {args.min_availability:.2%} "
+              f"({report.overall.failures} failed: "
+              + ", ".join(f"{kind} {n}" for kind, n in report.overall.errors.items()) + ")", file=sys.stderr)
+        return EXIT_BELOW_AVAILABILITY
     return 0
