@@ -31,7 +31,7 @@ import torch
 from foodclf.cli import run_cli
 from foodclf.contracts import to_json
 from foodclf.data.data_config import DataConfig
-from foodclf.data.datasets import FOOD11_CLASSES, FoodImageDataset, list_split
+from foodclf.data.datasets import FoodImageDataset, list_split
 from foodclf.data.sample import make_sample
 from foodclf.data.transforms import EvalPreset
 from foodclf.errors import FoodclfError
@@ -40,9 +40,8 @@ from foodclf.evaluation.optimizing import predict_split
 from foodclf.export.variants import FORMATS, available_formats, export_variants
 from foodclf.io import atomic_write_json
 from foodclf.machine import describe_machine, machine_line
-from foodclf.models.net import create_model, default_data_config
 from foodclf.models.predictors import load_predictor
-from foodclf.training.runs import CLASSES_FILE, MODEL_FILE, load_run, write_run_files
+from foodclf.training.runs import CLASSES_FILE, MODEL_FILE, load_run, random_weights_run
 
 BACKBONES = ("baseline", "mobilenet_v2", "vgg16")
 DEMO_SIZES = {"baseline": 64, "mobilenet_v2": 64, "vgg16": 32}  # scripts/demo.py's sample settings
@@ -105,16 +104,9 @@ def benchmark_inputs(args, scratch: Path) -> tuple[list[tuple[Path, bool]], Path
             raise FoodclfError("no run to benchmark: pass --runs RUN_DIR... or --random")
         if not (data / "training").is_dir():
             data = make_sample(scratch / "data", {"training": 4, "validation": 1, "evaluation": 4})
-        runs += [(random_run(b, DEMO_SIZES[b], scratch / f"random-{b}"), False) for b in backbones]
+        note = "random weights, for bench_inference"
+        runs += [(random_weights_run(scratch / f"random-{b}", b, DEMO_SIZES[b], note=note), False) for b in backbones]
     return runs, data
-
-
-def random_run(backbone: str, size: int, out: Path) -> Path:
-    out.mkdir(parents=True)
-    config = default_data_config(backbone, 11, size)
-    write_run_files(out, config, list(FOOD11_CLASSES), {"note": "random weights, for bench_inference"})
-    torch.save(create_model(backbone, 11).state_dict(), out / MODEL_FILE)
-    return out
 
 
 def resized_run(run_dir: Path, size: int, out: Path) -> Path:
