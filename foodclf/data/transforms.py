@@ -4,7 +4,7 @@
 resize-only. Both end with the config's normalisation, so what a model saw in training is what
 evaluation and the TorchServe handler feed it.
 
-Keras facts mirrored here (see DESIGN.md): the image is first loaded at the target size, then
+Keras facts mirrored here: the image is first loaded at the target size, then
 augmented; rotation ±1 degree, width/height shift ±10 %, shear 0.1 *degrees*, zoom drawn
 separately for x and y in [0.9, 1.1], horizontal flip, and ``fill_mode='nearest'`` (edge pixels
 repeat). torchvision's affine only fills with a constant, so we pad with edge pixels first,

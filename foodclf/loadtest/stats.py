@@ -1,6 +1,6 @@
 """The statistics of a load test: from every completed request to per-stage and overall figures.
 
-The report's formulas (DESIGN.md): transaction rate = Σ successes / Σ seconds, response time =
+The course report's formulas: transaction rate = Σ successes / Σ seconds, response time =
 Σ(successes × mean time) / Σ successes. Latency statistics (response time, p50/p95/p99,
 longest) are over successful transactions; percentiles interpolate linearly (numpy's default).
 A request belongs to the stage in which it *completed*; one completing after the last stage
