@@ -113,3 +113,42 @@ def test_a_model_trained_archived_and_served_from_the_wheel_answers_a_photo(inst
     assert_installed(installed, served["files"])  # foodclf, config.properties, log4j2.xml
     # The worker says which foodclf it imported (the handler's start-up line).
     assert f"foodclf from {installed.target / 'foodclf'}," in Path(served["model_log"]).read_text()
+
+
+# In the installed package: serve the archive and load-test it with `foodclf loadtest --capacity`.
+SERVE_AND_LOADTEST = """
+import subprocess, sys
+from foodclf.serve.server import TorchServe
+store, workdir, photo, out = sys.argv[1:5]
+with TorchServe(store, models={"food": "food.mar"}, workdir=workdir) as server:
+    subprocess.run([sys.executable, "-m", "foodclf", "loadtest", "--url", server.predictions_url("food"),
+                    "--image", photo, "--capacity", "--levels", "1,2", "--duration", "3s", "--out", out],
+                   check=True)
+"""
+
+
+@pytest.mark.serve
+def test_every_stage_runs_from_the_wheel(installed):
+    """sample -> train -> evaluate -> export -> archive -> serve + loadtest -> simulate -> compare,
+    each as `python -m foodclf STAGE` of the installed package, from an empty folder."""
+    work = installed.root / "pipeline"
+    run = work / "run"
+    stage = lambda *args: python(installed, "-m", "foodclf", *map(str, args))  # noqa: E731
+    stage("sample", work / "sample", "--train", "2", "--val", "1", "--eval", "1")
+    stage("train", "--data", work / "sample", "--out", run, "--backbone", "baseline", "--weights", "none",
+          "--epochs", "1", "--image-size", "32", "--batch-size", "16", "--workers", "0", "--no-progress")
+    stage("evaluate", run, "--data", work / "sample", "--latency-runs", "2", "--throughput-runs", "1")
+    stage("export", run, "--data", work / "sample", "--format", "onnx", "--calibration-images", "4",
+          "--latency-runs", "2")
+    stage("archive", run, "--name", "food", "--export-path", work / "store", "--workers", "1", "--threads", "1")
+    photo = sorted((work / "sample" / "evaluation").rglob("*.jpg"))[0]
+    python(installed, "-c", SERVE_AND_LOADTEST, str(work / "store"), str(work / "serve"), str(photo),
+           str(run / "capacity"))
+    stage("simulate", "--capacity", run / "capacity" / "loadtest.json", "--time-scale", "0.05",
+          "--out", run / "simulations", "--no-plot")
+    stage("compare", run, run / "variants" / "run-onnx", "--out", work / "report")
+    assert (run / "metrics.json").is_file() and (run / "variants" / "run-onnx" / "metrics.json").is_file()
+    simulated = sorted(p.name for p in (run / "simulations").glob("*.json"))
+    assert simulated == ["deployment_hpa+.json", "deployment_hpa.json"]  # the packaged overlays
+    report = (work / "report" / "report.html").read_text()
+    assert "run-onnx" in report and "deployment_hpa+" in report
