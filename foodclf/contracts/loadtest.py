@@ -5,13 +5,16 @@
 
 Formulas (docs/loadtest.md): transaction rate = Σ successes / Σ seconds, response time =
 Σ(successes × mean time) / Σ successes; latencies are over successful transactions and are None
-without any. Server figures (the TorchServe frontend and its workers, sampled with psutil) are
-None when nothing could be sampled (a remote URL). ``errors`` counts failures by kind:
-``http_<status>`` (e.g. ``http_503``: TorchServe's job queue was full), ``connection``,
-``timeout`` or ``other``.
+without any. Server figures (the replica's processes: the TorchServe frontend and the model's
+workers, sampled with psutil) are None when nothing could be sampled (a remote URL). Memory is
+the replica's memory as foodclf.loadtest.memory defines it: Σ PSS over its processes, in MB
+(MiB). ``errors`` counts failures by kind: ``http_<status>`` (e.g. ``http_503``: TorchServe's
+job queue was full), ``connection``, ``timeout`` or ``other``.
 
-Schema 2 (from 1): failures by HTTP status instead of http_4xx/http_5xx, and every field
-required (client_cpu_cores, errors, pids, profile, time_scale, request_timeout_s).
+Schema 3 (from 2): memory is the replica's PSS (``pss_mb``, ``pss_mb_peak``) instead of RSS
+summed over processes (``rss_mb``); the server's RSS and USS peaks and the per-process reading
+at the PSS peak beside it. Schema 2 (from 1): failures by HTTP status instead of
+http_4xx/http_5xx, and every field required.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from foodclf.contracts import contract, read
 
 LOADTEST_FILE = "loadtest.json"
 LOADTEST_CSV = "loadtest.csv"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MODES = ("fixed", "profile", "capacity")
 
 
@@ -46,7 +49,8 @@ class StageResult:
     p99_s: float | None
     longest_s: float | None
     cpu_cores: float | None         # server CPU (cores), mean of the samples taken in the stage
-    rss_mb: float | None            # server RSS (MB, summed over its processes), mean of the samples
+    pss_mb: float | None            # the replica's memory (Σ PSS, MB), mean of the samples in the stage
+    pss_mb_peak: float | None       # ... and the largest of them
     client_cpu_cores: float | None  # the load generator's own CPU; near 1.0 it, not the server, set the pace
     errors: dict[str, int]          # failures by kind (http_503, connection, timeout, ...)
 
@@ -65,20 +69,35 @@ class Overall:
     p99_s: float | None
     longest_s: float | None
     cpu_cores: float | None
-    rss_mb: float | None
+    pss_mb: float | None
+    pss_mb_peak: float | None
     client_cpu_cores: float | None
     errors: dict[str, int]
 
 
 @contract
+class ProcessUsage:
+    """One process of the replica at the sample where the replica's PSS peaked (MB)."""
+    pid: int
+    role: Literal["frontend", "worker", "process"]   # process: one of a tree whose roles are unknown
+    name: str
+    pss_mb: float
+    rss_mb: float
+    uss_mb: float
+
+
+@contract
 class ServerUsage:
-    """The server's processes over the whole run (None everywhere when none was sampled)."""
+    """The replica's processes over the whole run (None everywhere when none was sampled)."""
     cpu_cores_mean: float | None
     cpu_cores_max: float | None
-    rss_mb_mean: float | None
-    rss_mb_max: float | None
+    pss_mb_mean: float | None       # the replica's memory: Σ PSS over its processes, mean of the samples
+    pss_mb_peak: float | None       # ... the largest sample: what a memory limit must hold
+    rss_mb_peak: float | None       # Σ RSS (a shared page counted in each process), largest sample
+    uss_mb_peak: float | None       # Σ USS (pages no other process maps), largest sample
     samples: int
     pids: list[int]                 # every process seen (frontend and workers)
+    peak_processes: list[ProcessUsage]   # process by process at the PSS peak; empty without samples
 
 
 @contract
@@ -92,13 +111,14 @@ class CapacityLevel:
     p99_s: float | None
     failures: int
     cpu_cores: float | None
-    rss_mb: float | None
+    pss_mb: float | None            # the replica's Σ PSS (MB), mean of the level's samples
+    pss_mb_peak: float | None       # ... and the largest of them
     client_cpu_cores: float | None
 
 
 @contract
 class LoadTest:
-    schema_version: Literal[SCHEMA_VERSION]   # 2
+    schema_version: Literal[SCHEMA_VERSION]   # 3
     created: str                    # ISO 8601, UTC
     url: str                        # the only address the test requested
     model: str                      # NAME of .../predictions/NAME, unless given

@@ -2,7 +2,8 @@
 
 A replica of the simulation serves, with ``n`` requests inside, the curve's transaction rate at
 ``n`` users in total (linear between the measured levels, flat beyond the last) and uses the
-curve's CPU and memory at ``n``. Nothing here knows about Kubernetes.
+curve's CPU and memory at ``n``. Memory is the replica's Σ PSS over its processes
+(foodclf.loadtest.memory), mean per level and the level's peak. Nothing here knows about Kubernetes.
 """
 from __future__ import annotations
 
@@ -22,7 +23,13 @@ class CapacityPoint:
     users: int
     transaction_rate: float
     cpu_cores: float
-    rss_mb: float
+    pss_mb: float                        # the replica's memory (Σ PSS, MB), mean of the level's samples
+    pss_mb_peak: float | None = None     # the level's largest sample (None: the mean)
+
+    @property
+    def rss_mb(self) -> float:
+        """The old name of ``pss_mb`` (loadtest.json schema 2 measured RSS); use pss_mb."""
+        return self.pss_mb
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,19 @@ class Capacity:
     def cpu(self, n: int) -> float:
         return self._interpolate(n, "cpu_cores", 0.0)
 
-    def rss_mb(self, n: int) -> float:
+    def pss_mb(self, n: int) -> float:
+        """A replica's memory (Σ PSS, MB) with ``n`` users in it."""
         # An idle replica keeps its model and JVM in memory: below the first level, the first level.
-        return self._interpolate(n, "rss_mb", self.points[0].rss_mb)
+        return self._interpolate(n, "pss_mb", self.points[0].pss_mb)
+
+    def rss_mb(self, n: int) -> float:
+        """The old name of ``pss_mb``; use pss_mb."""
+        return self.pss_mb(n)
+
+    @property
+    def peak_pss_mb(self) -> float:
+        """The largest memory a replica was measured at (Σ PSS, MB): what a memory limit must hold."""
+        return max(p.pss_mb if p.pss_mb_peak is None else p.pss_mb_peak for p in self.points)
 
     def _interpolate(self, n: float, name: str, at_zero: float) -> float:
         xs = [0] + [p.users for p in self.points]
@@ -65,10 +82,11 @@ def capacity_from_loadtest(doc: LoadTest, source: str) -> Capacity:
         if level.cpu_cores is None:
             raise SchemaError(f"{source}: capacity[{i}] has no cpu_cores; the server's CPU is sampled only when "
                               "the load test runs on the server's machine: rerun it there")
-        rss = level.rss_mb if level.rss_mb is not None else doc.server.rss_mb_mean
-        if rss is None:
-            raise SchemaError(f"{source}: capacity[{i}] has no rss_mb; rerun the load test on the server's machine")
-        points.append(CapacityPoint(level.users, level.transaction_rate, level.cpu_cores, rss))
+        pss = level.pss_mb if level.pss_mb is not None else doc.server.pss_mb_mean
+        if pss is None:
+            raise SchemaError(f"{source}: capacity[{i}] has no pss_mb; rerun the load test on the server's machine")
+        peak = level.pss_mb_peak if level.pss_mb is not None else doc.server.pss_mb_peak
+        points.append(CapacityPoint(level.users, level.transaction_rate, level.cpu_cores, pss, peak))
     if not points:
         raise SchemaError(f"{source}: no capacity level had a successful transaction; is the server working?")
     return Capacity(model=doc.model, source=source, points=tuple(points))
@@ -88,7 +106,9 @@ def mean_capacity(curves: Sequence[Capacity]) -> Capacity:
     for users in common:
         same = [next(p for p in c.points if p.users == users) for c in curves]
         points.append(CapacityPoint(users, *(sum(getattr(p, f) for p in same) / len(same)
-                                             for f in ("transaction_rate", "cpu_cores", "rss_mb"))))
+                                             for f in ("transaction_rate", "cpu_cores", "pss_mb")),
+                                    # a peak is not averaged away: the largest of the curves' peaks
+                                    max(p.pss_mb if p.pss_mb_peak is None else p.pss_mb_peak for p in same)))
     return Capacity(curves[0].model, " + ".join(c.source for c in curves), tuple(points))
 
 

@@ -12,7 +12,7 @@ from foodclf.contracts import to_json, write
 from foodclf.contracts.loadtest import LOADTEST_CSV, LOADTEST_FILE, LoadTest, read_loadtest
 from foodclf.io import atomic_write_text
 
-CSV_FIELDS = ["t_s", "stage", "users", "successes", "failures", "response_time_s", "cpu_cores", "rss_mb"]
+CSV_FIELDS = ["t_s", "stage", "users", "successes", "failures", "response_time_s", "cpu_cores", "pss_mb"]
 
 
 def write_loadtest(report: LoadTest, timeseries: Sequence[dict] | None, out_dir: str | os.PathLike) -> Path:

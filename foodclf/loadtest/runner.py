@@ -10,8 +10,9 @@ foodclf/loadtest/locust_child.py) POST one photo to the URL through a list of st
 (foodclf.loadtest.stats) are exact rather than locust's rounded buckets. A request succeeds when
 the server answers 2xx within the request timeout; anything else is a failure, so a server that
 is down gives a report full of failures rather than an exception (the ``foodclf loadtest``
-command then exits non-zero). Meanwhile the server's processes are sampled
-(foodclf.loadtest.sampler). The load generator's own CPU cores are recorded per stage too
+command then exits non-zero). Meanwhile the replica's processes are sampled
+(foodclf.loadtest.sampler) for CPU and memory (Σ PSS, as foodclf.loadtest.memory defines it).
+The load generator's own CPU cores are recorded per stage too
 (``client_cpu_cores``): locust's users share one core, so a figure near 1.0 means the client, not
 the server, set the pace (a warning says so).
 
@@ -37,6 +38,7 @@ from urllib.parse import urlsplit
 from foodclf.contracts.loadtest import LOADTEST_CSV, SCHEMA_VERSION, CapacityLevel, LoadTest
 from foodclf.errors import FoodclfError
 from foodclf.loadtest.files import write_loadtest
+from foodclf.loadtest.memory import Replica
 from foodclf.loadtest.profiles import Stage, parse_duration, parse_profile, total_duration
 from foodclf.loadtest.sampler import ServerSampler, not_sampled, server_pids_for
 from foodclf.loadtest.stats import completed_requests, overall_result, stage_results, timeseries_rows
@@ -59,6 +61,7 @@ class Target:
     image: Path
     timeout_s: float
     server_pids: Sequence[int] | None = None
+    replica: Replica | None = None    # wins over server_pids: e.g. one model of a shared TorchServe
     sample_interval_s: float = 1.0
     seed: int | None = None
     model: str | None = None
@@ -68,18 +71,20 @@ def run_loadtest(url: str, image: str | os.PathLike, stages: Sequence[Stage] | s
                  out_dir: str | os.PathLike | None = None, server_pids: Iterable[int] | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, sample_interval_s: float = 1.0,
                  time_scale: float = 1.0, profile: str | None = None, seed: int | None = None,
-                 model: str | None = None) -> LoadTest:
+                 model: str | None = None, replica: Replica | None = None) -> LoadTest:
     """Run the stages against ``url``; the loadtest.json contract (written to out_dir too).
 
     ``stages`` is a list of Stage, or anything ``parse_profile`` reads ("challenge", a file);
-    ``time_scale`` shrinks every stage. ``server_pids``: the TorchServe frontend (and worker)
-    PIDs to sample; by default whoever listens on a loopback URL's port, nothing for a remote URL.
+    ``time_scale`` shrinks every stage. ``server_pids``: processes to sample with all their
+    descendants (a TorchServe serving this one model); ``replica``: the processes of one model
+    of a TorchServe holding several (``foodclf.loadtest.memory.torchserve_replica``). By
+    default whoever listens on a loopback URL's port, nothing for a remote URL.
     """
     if isinstance(stages, (str, os.PathLike)):
         profile = profile or Path(str(stages)).name
     stages = parse_profile(stages if isinstance(stages, (str, os.PathLike)) else list(stages), time_scale)
     mode = "fixed" if len(stages) == 1 and profile is None else "profile"
-    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model)
+    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica)
     report, timeseries = measure(target, stages, mode=mode, profile=profile, time_scale=time_scale)
     if out_dir is not None:
         write_loadtest(report, timeseries, out_dir)
@@ -89,16 +94,17 @@ def run_loadtest(url: str, image: str | os.PathLike, stages: Sequence[Stage] | s
 def run_capacity(url: str, image: str | os.PathLike, levels: Sequence[int] = CAPACITY_LEVELS,
                  duration_s: float = 30.0, out_dir: str | os.PathLike | None = None,
                  server_pids: Iterable[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 sample_interval_s: float = 1.0, seed: int | None = None, model: str | None = None) -> LoadTest:
+                 sample_interval_s: float = 1.0, seed: int | None = None, model: str | None = None,
+                 replica: Replica | None = None) -> LoadTest:
     """Sweep the user counts with no delay, ``duration_s`` each: the per-replica capacity curve.
 
     The loadtest.json contract in capacity mode: one stage per level plus ``capacity``, one row
-    per level with throughput, latency and the server's CPU and RSS.
+    per level with throughput, latency and the replica's CPU and memory (Σ PSS, mean and peak).
     """
     if not levels or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in levels):
         raise FoodclfError(f"capacity levels {list(levels)!r}: give whole numbers of users, 1 or more")
     stages = parse_profile([Stage(parse_duration(duration_s), u, 0.0) for u in levels])
-    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model)
+    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica)
     report, timeseries = measure(target, stages, mode="capacity")
     if out_dir is not None:
         write_loadtest(report, timeseries, out_dir)
@@ -108,11 +114,11 @@ def run_capacity(url: str, image: str | os.PathLike, levels: Sequence[int] = CAP
 def measure(target: Target, stages: Sequence[Stage], mode: str, profile: str | None = None,
             time_scale: float = 1.0) -> tuple[LoadTest, list[dict]]:
     """Drive the stages with locust while sampling the server; the report and its time series."""
-    pids = server_pids_for(target.url, target.server_pids)
-    if not pids:
+    replica = target.replica or Replica.tree(server_pids_for(target.url, target.server_pids))
+    if replica.empty:
         log.info("no server processes to sample for %s: server CPU and memory will be null", target.url)
     log.info("load test of %s: %d stage(s), %.0f s", target.url, len(stages), total_duration(stages))
-    sampler = ServerSampler(pids, target.sample_interval_s) if pids else None
+    sampler = ServerSampler(replica, target.sample_interval_s) if not replica.empty else None
     with sampler or nullcontext():
         raw = run_locust(target, stages)
     samples = sampler.samples if sampler else []
@@ -134,7 +140,8 @@ def measure(target: Target, stages: Sequence[Stage], mode: str, profile: str | N
 def capacity_levels(results: Sequence) -> list[CapacityLevel]:
     return [CapacityLevel(users=s.users, transaction_rate=s.transaction_rate, response_time_s=s.response_time_s,
                           p50_s=s.p50_s, p95_s=s.p95_s, p99_s=s.p99_s, failures=s.failures,
-                          cpu_cores=s.cpu_cores, rss_mb=s.rss_mb, client_cpu_cores=s.client_cpu_cores)
+                          cpu_cores=s.cpu_cores, pss_mb=s.pss_mb, pss_mb_peak=s.pss_mb_peak,
+                          client_cpu_cores=s.client_cpu_cores)
             for s in results]
 
 
@@ -191,7 +198,7 @@ def model_name(url: str) -> str:
     return segments[-1] if segments else ""
 
 
-def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model) -> Target:
+def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica=None) -> Target:
     """The run's Target, its inputs checked before anything starts."""
     url = check_url(url)
     image = Path(image)
@@ -200,4 +207,4 @@ def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model) 
     if not timeout_s > 0:
         raise FoodclfError(f"request timeout must be more than 0 s, got {timeout_s}")
     return Target(url, image, float(timeout_s), list(server_pids) if server_pids else None,
-                  sample_interval_s, seed, model)
+                  replica, sample_interval_s, seed, model)

@@ -185,5 +185,5 @@ def timeseries_rows(raw: dict, stages: Sequence[Stage], samples: Sequence[Sample
                      "successes": len(ok), "failures": len(mine) - len(ok),
                      "response_time_s": r6(np.mean(ok)) if ok else "",
                      "cpu_cores": "" if server["cpu_cores"] is None else server["cpu_cores"],
-                     "rss_mb": "" if server["rss_mb"] is None else server["rss_mb"]})
+                     "pss_mb": "" if server["pss_mb"] is None else server["pss_mb"]})
     return rows

@@ -1,5 +1,6 @@
 """The summary a person reads after a load test: siege's lines, then percentiles, failures by
-kind, the server side, the load generator and, for several stages, one line per stage."""
+kind, the server side (CPU; the replica's memory, process by process), the load generator and,
+for several stages, one line per stage."""
 from __future__ import annotations
 
 from foodclf.contracts.loadtest import LoadTest
@@ -50,7 +51,10 @@ def _resource_lines(report: LoadTest) -> list[str]:
     server, lines = report.server, []
     if server.samples:
         lines.append(f"Server CPU:                {server.cpu_cores_mean:10.2f} cores (max {server.cpu_cores_max:.2f})")
-        lines.append(f"Server memory (RSS):       {server.rss_mb_mean:10.1f} MB (max {server.rss_mb_max:.1f})")
+        lines.append(f"Replica memory (Σ PSS):    {server.pss_mb_mean:10.1f} MB (peak {server.pss_mb_peak:.1f})")
+        lines.append(f"Σ RSS / Σ USS, peaks:      {server.rss_mb_peak:10.1f} / {server.uss_mb_peak:.1f} MB")
+        lines += [f"  at the PSS peak: {p.role:<8} {p.pid:>7} {p.name[:15]:<15} PSS {p.pss_mb:7.1f}  "
+                  f"RSS {p.rss_mb:7.1f}  USS {p.uss_mb:7.1f} MB" for p in server.peak_processes]
     else:
         lines.append("Server CPU and memory:     not sampled (no local server process found)")
     if report.overall.client_cpu_cores is not None:
@@ -60,9 +64,9 @@ def _resource_lines(report: LoadTest) -> list[str]:
 
 
 def _stage_table(report: LoadTest) -> list[str]:
-    lines = ["stage users delay   secs    ok  fail  trans/s  resp s   p95 s  cores    MB"]
+    lines = ["stage users delay   secs    ok  fail  trans/s  resp s   p95 s  cores PSS MB"]
     for s in report.stages:
         lines.append(f"{s.index:>5} {s.users:>5} {s.delay_s:>5g} {s.duration_s:>6.1f} {s.successes:>5} "
                      f"{s.failures:>5} {s.transaction_rate:>8.2f} {_num(s.response_time_s, '7.3f'):>7} "
-                     f"{_num(s.p95_s, '7.3f'):>7} {_num(s.cpu_cores, '6.2f'):>6} {_num(s.rss_mb, '6.0f'):>6}")
+                     f"{_num(s.p95_s, '7.3f'):>7} {_num(s.cpu_cores, '6.2f'):>6} {_num(s.pss_mb, '6.0f'):>6}")
     return lines

@@ -72,12 +72,13 @@ def loadtest_data() -> dict:
     """A valid loadtest.json's content (fixed mode, one stage, server not sampled)."""
     stage = {"index": 1, "users": 1, "delay_s": 0.0, "duration_s": 2.0, "successes": 4, "failures": 1,
              "availability": 0.8, "transaction_rate": 2.0, "response_time_s": 0.5, "p50_s": 0.5,
-             "p95_s": 0.5, "p99_s": 0.5, "longest_s": 0.5, "cpu_cores": None, "rss_mb": None,
+             "p95_s": 0.5, "p99_s": 0.5, "longest_s": 0.5, "cpu_cores": None, "pss_mb": None, "pss_mb_peak": None,
              "client_cpu_cores": 0.1, "errors": {"http_503": 1}}
     overall = {k: v for k, v in stage.items() if k not in ("index", "users", "delay_s")}
-    return {"schema_version": 2, "created": "2026-11-29T07:00:00+00:00", "url": "http://127.0.0.1:1/p",
+    return {"schema_version": 3, "created": "2026-11-29T07:00:00+00:00", "url": "http://127.0.0.1:1/p",
             "model": "m", "image": "p.jpg", "mode": "fixed", "profile": None, "time_scale": 1.0,
             "request_timeout_s": 30.0, "stages": [stage], "overall": overall,
-            "server": {"cpu_cores_mean": None, "cpu_cores_max": None, "rss_mb_mean": None,
-                       "rss_mb_max": None, "samples": 0, "pids": []},
+            "server": {"cpu_cores_mean": None, "cpu_cores_max": None, "pss_mb_mean": None,
+                       "pss_mb_peak": None, "rss_mb_peak": None, "uss_mb_peak": None, "samples": 0, "pids": [],
+                       "peak_processes": []},
             "timeseries_csv": "loadtest.csv"}

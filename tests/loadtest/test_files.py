@@ -12,7 +12,7 @@ from foodclf.loadtest.files import CSV_FIELDS, load_loadtest, write_loadtest
 def test_written_and_read_back_unchanged(tmp_path, loadtest_data):
     report = validate(loadtest_data, LoadTest, "test")
     rows = [{"t_s": 0, "stage": 1, "users": 1, "successes": 2, "failures": 1, "response_time_s": 0.5,
-             "cpu_cores": "", "rss_mb": ""}]
+             "cpu_cores": "", "pss_mb": ""}]
     write_loadtest(report, rows, tmp_path)
     assert read_loadtest(tmp_path) == report == read_loadtest(tmp_path / "loadtest.json")
     assert load_loadtest(tmp_path) == json.loads((tmp_path / "loadtest.json").read_text()) == to_json(report)
@@ -38,6 +38,7 @@ def _capacity_mode(d):
     (lambda d: d["stages"][0].update(successes=True), "successes"),               # a boolean is not a number
     (lambda d: d.update(mode="burst"), "mode"),
     (lambda d: d.update(schema_version=1), "schema_version"),                     # files from before http_<status>
+    (lambda d: d.update(schema_version=2), "schema_version"),                     # RSS files, from before PSS
     (_capacity_mode, "capacity"),                                                 # capacity mode needs the curve
     (lambda d: d.update(capacity=[]), "capacity"),
     (lambda d: d["server"].pop("samples"), "samples"),

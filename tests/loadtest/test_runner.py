@@ -26,7 +26,7 @@ def test_load_test_counts_add_up(ok_server, photo, tmp_path):
     assert [s.users for s in report.stages] == [2, 3]
     assert o.transaction_rate == pytest.approx(o.successes / o.duration_s, rel=1e-4)
     assert 0 < o.p50_s <= o.p95_s <= o.p99_s <= o.longest_s
-    assert report.server.samples > 0 and report.server.rss_mb_mean > 0
+    assert report.server.samples > 0 and report.server.pss_mb_mean > 0
 
     rows = list(csv.DictReader((tmp_path / "loadtest.csv").open()))
     assert sum(int(r["successes"]) for r in rows) == o.successes

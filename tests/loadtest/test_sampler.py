@@ -3,6 +3,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from foodclf.loadtest.sampler import Sample, ServerSampler, is_loopback, server_means, server_pids_for
 
 
@@ -25,7 +27,10 @@ def test_sampling_a_busy_process_sees_its_cpu_and_memory():
     usage = sampler.usage()
     assert usage.samples == len(sampler.samples) >= 4 and usage.pids == [os.getpid()]
     assert usage.cpu_cores_max > 0 and usage.cpu_cores_mean <= usage.cpu_cores_max
-    assert usage.rss_mb_mean > 10  # this Python process holds numpy and pydantic at least
+    assert usage.pss_mb_mean > 10  # this Python process holds numpy and pydantic at least
+    assert usage.uss_mb_peak <= usage.pss_mb_peak <= usage.rss_mb_peak
+    (me,) = usage.peak_processes     # the reading at the peak, process by process
+    assert (me.pid, me.role) == (os.getpid(), "process") and me.pss_mb == pytest.approx(usage.pss_mb_peak)
 
 
 def test_a_process_that_is_gone_gives_no_samples_not_an_error():
@@ -33,14 +38,17 @@ def test_a_process_that_is_gone_gives_no_samples_not_an_error():
         time.sleep(0.2)
     usage = sampler.usage()
     assert usage.samples == 0 and usage.cpu_cores_mean is None and usage.pids == []
+    assert usage.pss_mb_peak is None and usage.peak_processes == []
 
 
 def test_stage_windows_take_the_samples_inside_or_the_next_one():
-    samples = [Sample(1.0, 1.0, 100.0), Sample(2.0, 3.0, 300.0), Sample(3.0, 5.0, 500.0)]
-    assert server_means(samples, 0.0, 2.0) == {"cpu_cores": 2.0, "rss_mb": 200.0}       # (0, 2]
-    assert server_means(samples, 2.2, 2.4) == {"cpu_cores": 5.0, "rss_mb": 500.0}       # shorter than the interval
-    assert server_means(samples, 3.0, 4.0) == {"cpu_cores": None, "rss_mb": None}        # nothing at or after it
-    assert server_means([], 0.0, 1.0) == {"cpu_cores": None, "rss_mb": None}
+    samples = [Sample(1.0, 1.0, 100.0, 150.0, 50.0), Sample(2.0, 3.0, 300.0, 350.0, 250.0),
+               Sample(3.0, 5.0, 500.0, 550.0, 450.0)]
+    nothing = {"cpu_cores": None, "pss_mb": None, "pss_mb_peak": None}
+    assert server_means(samples, 0.0, 2.0) == {"cpu_cores": 2.0, "pss_mb": 200.0, "pss_mb_peak": 300.0}  # (0, 2]
+    assert server_means(samples, 2.2, 2.4) == {"cpu_cores": 5.0, "pss_mb": 500.0, "pss_mb_peak": 500.0}  # short
+    assert server_means(samples, 3.0, 4.0) == nothing        # nothing at or after it
+    assert server_means([], 0.0, 1.0) == nothing
 
 
 def test_the_server_is_whoever_listens_on_a_loopback_port(ok_server):

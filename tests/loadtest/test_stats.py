@@ -19,7 +19,8 @@ from foodclf.loadtest.stats import (
 def stage_result(duration_s, successes, failures, response_time_s) -> StageResult:
     return StageResult(index=1, users=1, delay_s=0.0, duration_s=duration_s, successes=successes, failures=failures,
                        availability=None, transaction_rate=0.0, response_time_s=response_time_s, p50_s=None,
-                       p95_s=None, p99_s=None, longest_s=None, cpu_cores=None, rss_mb=None, client_cpu_cores=None,
+                       p95_s=None, p99_s=None, longest_s=None, cpu_cores=None, pss_mb=None, pss_mb_peak=None,
+                       client_cpu_cores=None,
                        errors={})
 
 
@@ -73,7 +74,8 @@ RAW = {"stage_starts": [100.0, 101.0], "end": 102.5,
                     [102.0, 0.5, 200, ""],                          # completes exactly at the end: counted
                     [102.3, 0.4, 200, ""]]}                         # still in flight at the end: dropped
 STAGES = [Stage(1.0, 2, 0.0), Stage(1.5, 3, 0.5)]
-SAMPLES = [Sample(100.5, 1.0, 900.0), Sample(101.0, 3.0, 910.0), Sample(102.0, 2.0, 920.0)]
+SAMPLES = [Sample(100.5, 1.0, 900.0, 1200.0, 600.0), Sample(101.0, 3.0, 910.0, 1210.0, 610.0),
+           Sample(102.0, 2.0, 920.0, 1220.0, 620.0)]
 
 
 def test_a_request_belongs_to_the_stage_it_completed_in():
@@ -85,7 +87,7 @@ def test_a_request_belongs_to_the_stage_it_completed_in():
     assert first.transaction_rate == pytest.approx(2.0) and second.transaction_rate == pytest.approx(2 / 1.5)
     assert (first.users, second.users, second.delay_s) == (2, 3, 0.5)
     # server samples in (lo, hi]: stage 1 has 100.5 and 101.0, stage 2 only 102.0
-    assert (first.cpu_cores, first.rss_mb, second.cpu_cores) == (2.0, 905.0, 2.0)
+    assert (first.cpu_cores, first.pss_mb, first.pss_mb_peak, second.cpu_cores) == (2.0, 905.0, 910.0, 2.0)
     assert (first.client_cpu_cores, second.client_cpu_cores) == (0.5, pytest.approx(1.8 / 1.5))
 
     overall = overall_result(RAW, [first, second], SAMPLES, done)

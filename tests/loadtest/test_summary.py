@@ -29,10 +29,11 @@ def test_nothing_answered_prints_dashes_not_errors(loadtest_data):
 
 def test_several_stages_get_a_table_and_capacity_a_curve(loadtest_data):
     data = copy.deepcopy(loadtest_data)
-    second = {**data["stages"][0], "index": 2, "users": 4, "cpu_cores": 1.5, "rss_mb": 900.0}
+    second = {**data["stages"][0], "index": 2, "users": 4, "cpu_cores": 1.5, "pss_mb": 900.0, "pss_mb_peak": 950.0}
     data.update(mode="capacity", stages=[data["stages"][0], second], capacity=[
         {"users": u, "transaction_rate": r, "response_time_s": t, "p50_s": t, "p95_s": t, "p99_s": t, "failures": 0,
-         "cpu_cores": 1.0, "rss_mb": 900.0, "client_cpu_cores": 0.1} for u, r, t in [(1, 9.5, 0.105), (4, 20.0, None)]])
+         "cpu_cores": 1.0, "pss_mb": 900.0, "pss_mb_peak": 950.0,
+         "client_cpu_cores": 0.1} for u, r, t in [(1, 9.5, 0.105), (4, 20.0, None)]])
     report = validate(data, LoadTest, "test")
     table = format_summary(report).split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["stage", "users", "delay"] and len(table) == 3

@@ -1,5 +1,8 @@
 """Load tests of a real TorchServe serving a random-weights model, and scripts/bench_serve.py.
 
+The server holds two models, "food" and "other" (the same archive under two names), as the
+demo's server holds several: one model's replica is the frontend and its own workers.
+
 The server's job queue is two requests long, so two closed-loop users never fill it and a dozen
 do: TorchServe then answers 503 (its body says the model "has no worker", though it has one).
 """
@@ -8,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from foodclf.contracts.loadtest import read_loadtest
+from foodclf.loadtest.memory import torchserve_replica
 from foodclf.loadtest.profiles import Stage
 from foodclf.loadtest.runner import run_capacity, run_loadtest
+from foodclf.loadtest.sampler import ServerSampler
 from foodclf.serve.archive import archive_run
 from foodclf.serve.server import TorchServe
 
@@ -35,11 +41,13 @@ def _untrained_run(run_dir):
 
 @pytest.fixture(scope="module")
 def torchserve(tmp_path_factory):
-    """A random-weights baseline model archived and served by TorchServe on free loopback ports."""
+    """A random-weights baseline model archived as "food" and "other" and served by one TorchServe
+    on free loopback ports."""
     run_dir = _untrained_run(tmp_path_factory.mktemp("run") / "food")
     store = tmp_path_factory.mktemp("model-store")
-    archive_run(run_dir, "food", store, batch_size=1, workers=1, threads=1)
-    with TorchServe(store, models={"food": "food.mar"}, workdir=tmp_path_factory.mktemp("serve"),
+    for name in ("food", "other"):
+        archive_run(run_dir, name, store, batch_size=1, workers=1, threads=1)
+    with TorchServe(store, models={"food": "food.mar", "other": "other.mar"}, workdir=tmp_path_factory.mktemp("serve"),
                     properties={"job_queue_size": JOB_QUEUE_SIZE}) as server:
         yield server
 
@@ -63,8 +71,35 @@ def test_torchserve_load_test(torchserve, food_photo, tmp_path):
     assert o.successes == report.stages[0].successes
     assert o.transaction_rate == pytest.approx(o.successes / o.duration_s, rel=1e-4)
     # the frontend (Java) and the worker (Python + torch) were sampled
-    assert len(server.pids) >= 2 and server.rss_mb_mean > 100 and server.cpu_cores_max > 0
+    assert len(server.pids) >= 2 and server.pss_mb_mean > 100 and server.cpu_cores_max > 0
     assert read_loadtest(tmp_path).overall.successes == o.successes
+
+
+@pytest.mark.serve
+def test_replica_pss_sampled_matches_psutil_read_directly(torchserve):
+    replica, frontend = torchserve_replica(torchserve, "food"), torchserve.pid
+    workers, others = torchserve.worker_pids("food"), torchserve.worker_pids("other")
+    with ServerSampler(replica, interval_s=60) as sampler:   # the thread waits: this test takes the samples
+        sampler.sample()
+        direct = sum(psutil.Process(pid).memory_full_info().pss for pid in [frontend, *workers]) / 2**20
+    assert sampler.samples[-1].pss_mb == pytest.approx(direct, rel=0.2)
+    roles = {(p.pid, p.role) for p in sampler.peak.processes}
+    assert roles == {(frontend, "frontend"), *((w, "worker") for w in workers)}
+    assert not set(others) & {p.pid for p in sampler.peak.processes}   # the other model's workers are not ours
+    assert sampler.samples[-1].pss_mb > 100                            # a JVM and a Python worker with torch
+
+
+@pytest.mark.serve
+def test_a_load_test_of_one_model_records_its_replica_memory(torchserve, food_photo, tmp_path):
+    report = run_loadtest(torchserve.predictions_url("food"), food_photo, [Stage(1.5, 1, 0.05)], timeout_s=10,
+                          replica=torchserve_replica(torchserve, "food"), sample_interval_s=0.25, out_dir=tmp_path)
+    server = report.server
+    assert server.samples > 0 and server.uss_mb_peak <= server.pss_mb_peak <= server.rss_mb_peak
+    assert server.pss_mb_mean <= server.pss_mb_peak
+    assert {p.role for p in server.peak_processes} == {"frontend", "worker"}
+    assert sum(p.pss_mb for p in server.peak_processes) == pytest.approx(server.pss_mb_peak, rel=1e-4)
+    assert torchserve.worker_pids("other")[0] not in server.pids
+    assert read_loadtest(tmp_path).server == server
 
 
 @pytest.mark.serve
@@ -94,7 +129,7 @@ def test_torchserve_capacity_sweep(torchserve, food_photo):
                           server_pids=torchserve.process_pids(), sample_interval_s=0.25, timeout_s=10)
     assert [row.users for row in report.capacity] == [1, 2]
     assert all(row.transaction_rate > 0 and row.failures == 0 for row in report.capacity)
-    assert all(row.cpu_cores is not None and row.rss_mb > 100 for row in report.capacity)
+    assert all(row.cpu_cores is not None and row.pss_mb > 100 for row in report.capacity)
 
 
 BENCH_SERVE = Path(__file__).resolve().parents[2] / "scripts" / "bench_serve.py"
