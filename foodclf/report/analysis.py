@@ -12,6 +12,7 @@ from foodclf.report.criteria import Criteria, Criterion
 from foodclf.report.pareto import ParetoResult, Recommendation, pareto, recommend_pair
 
 SETS = {"optimizing": ("optimizing",), "operational": ("operational",), "both": ("optimizing", "operational")}
+SCOPE_KINDS = {"models": "model", "deployments": "deployment"}   # the criterion sources each scope reads
 
 
 def pareto_sets(candidates: Sequence[Candidate], criteria: Criteria) -> dict[str, dict[str, ParetoResult]]:
@@ -20,7 +21,8 @@ def pareto_sets(candidates: Sequence[Candidate], criteria: Criteria) -> dict[str
     for scope in SCOPES:
         points = {c.name: c.values for c in candidates if c.scope == scope}
         if points:
-            results[scope] = {name: pareto(points, criteria.pareto_set(groups)) for name, groups in SETS.items()}
+            kind = SCOPE_KINDS[scope]
+            results[scope] = {name: pareto(points, criteria.pareto_set(groups, kind)) for name, groups in SETS.items()}
     return results
 
 

@@ -40,10 +40,17 @@ DEFAULT_CRITERIA: dict[str, Any] = {
          "group": "optimizing", "pareto": True, "format": "d", "source": "derived:bad_class_count"},
         {"name": "disk_mb", "label": "Disk size", "unit": "MB", "better": "lower", "group": "operational",
          "pareto": True, "format": ".3g", "source": "metrics:operational.disk_mb"},
-        {"name": "memory_mb", "label": "Memory", "unit": "MB", "better": "lower", "group": "operational",
-         "pareto": True, "format": ".0f",
-         "sources": {"model": "metrics:operational.memory_mb",
-                     "deployment": {"file": "simulation", "path": "summary.memory_kb", "scale": 1 / 1024}}},
+        # Three memories, one column each (docs/compare.md): never one column for two meanings.
+        {"name": "model_memory_mb", "label": "Model memory in process", "unit": "MB", "better": "lower",
+         "group": "operational", "pareto": True, "format": ".0f",
+         "sources": {"model": "metrics:operational.memory_mb"}},
+        {"name": "replica_pss_peak_mb", "label": "Replica PSS peak", "unit": "MB", "better": "lower",
+         "group": "operational", "pareto": False, "format": ".0f",
+         "sources": {"model": "loadtest:server.pss_mb_peak",
+                     "deployment": "simulation:summary.replica_pss_mb_peak"}},
+        {"name": "deployment_pss_mb", "label": "Deployment PSS mean", "unit": "MB", "better": "lower",
+         "group": "operational", "pareto": True, "format": ".0f",
+         "sources": {"deployment": {"file": "simulation", "path": "summary.memory_kb", "scale": 1 / 1024}}},
         {"name": "response_time_s", "label": "Response time", "unit": "s", "better": "lower",
          "group": "operational", "pareto": True, "format": ".3f",
          "sources": {"model": "loadtest:overall.response_time_s",
@@ -62,7 +69,8 @@ DEFAULT_CRITERIA: dict[str, Any] = {
          "group": "operational", "pareto": False, "format": "d",
          "sources": {"model": "loadtest:overall.failures", "deployment": "simulation:summary.failures"}},
     ],
-    "pairs": [["accuracy", "memory_mb"], ["accuracy", "transaction_rate"], ["accuracy", "response_time_s"]],
+    "pairs": [["accuracy", "model_memory_mb"], ["accuracy", "deployment_pss_mb"], ["accuracy", "transaction_rate"],
+              ["accuracy", "response_time_s"]],
 }
 
 
@@ -119,9 +127,11 @@ class Criteria:
                 return c
         raise KeyError(name)
 
-    def pareto_set(self, groups: tuple[str, ...]) -> dict[str, str]:
-        """``{name: direction}`` of the Pareto criteria in ``groups``, in table order."""
-        return {c.name: c.better for c in self.criteria if c.pareto and c.group in groups}
+    def pareto_set(self, groups: tuple[str, ...], kind: str | None = None) -> dict[str, str]:
+        """``{name: direction}`` of the Pareto criteria in ``groups``, in table order; with ``kind``,
+        only those with a source for that kind (a column that kind never has is not "unused")."""
+        return {c.name: c.better for c in self.criteria
+                if c.pareto and c.group in groups and (kind is None or kind in c.sources)}
 
 
 def load_criteria(path: str | os.PathLike | None = None) -> Criteria:

@@ -27,6 +27,8 @@ MODELS = {
     "mobilenet_v2": (0.8312, 0.5205, {"Dairy product": 0.60, "Dessert": 0.74, "Egg": 0.75, "Bread": 0.78,
                                       "Fried food": 0.79}, 63.1, 1018, 1.11, 7.45),
 }
+# A served replica's memory (Σ PSS peak, MB): measured by the load test, never the in-process figure above.
+REPLICA_PSS_PEAK = {"previous": 1010.0, "vgg16": 1290.0, "mobilenet_v2": 1060.0}
 # The report's deployment tables: CPU cores, memory KB, response time, transaction rate.
 DEPLOYMENTS = {
     "deployment_hpa": {"previous": (2.379, 5041017, 0.37, 13.28), "vgg16": (2.425, 6425222, 0.46, 13.82),
@@ -68,13 +70,18 @@ def loadtest_doc(name: str) -> dict:
     rt, rate = MODELS[name][5:]
     overall = {"duration_s": 60.0, "successes": round(rate * 60), "failures": 0, "availability": 1.0,
                "transaction_rate": rate, "response_time_s": rt, "p50_s": rt, "p95_s": rt * 1.3, "p99_s": rt * 1.5,
-               "longest_s": rt * 2, "cpu_cores": 1.8, "rss_mb": 950.0, "client_cpu_cores": 0.2, "errors": {}}
-    return {"schema_version": 2, "created": "2026-11-29T07:40:00+00:00",
+               "longest_s": rt * 2, "cpu_cores": 1.8, "pss_mb": 950.0, "pss_mb_peak": 990.0, "client_cpu_cores": 0.2,
+               "errors": {}}
+    processes = [{"pid": 100, "role": "frontend", "name": "java", "pss_mb": 400.0, "rss_mb": 420.0, "uss_mb": 390.0},
+                 {"pid": 101, "role": "worker", "name": "python", "pss_mb": REPLICA_PSS_PEAK[name] - 400.0,
+                  "rss_mb": 700.0, "uss_mb": 500.0}]
+    return {"schema_version": 3, "created": "2026-11-29T07:40:00+00:00",
             "url": f"http://127.0.0.1:8080/predictions/{name}", "model": name, "image": "photo.jpg", "mode": "fixed",
             "profile": None, "time_scale": 1.0, "request_timeout_s": 30.0,
             "stages": [{"index": 1, "users": 10, "delay_s": 1.0, **overall}], "overall": overall,
-            "server": {"cpu_cores_mean": 1.8, "cpu_cores_max": 2.0, "rss_mb_mean": 950.0, "rss_mb_max": 990.0,
-                       "samples": 60, "pids": [100, 101]},
+            "server": {"cpu_cores_mean": 1.8, "cpu_cores_max": 2.0, "pss_mb_mean": 950.0,
+                       "pss_mb_peak": REPLICA_PSS_PEAK[name], "rss_mb_peak": 1120.0, "uss_mb_peak": 890.0,
+                       "samples": 60, "pids": [100, 101], "peak_processes": processes},
             "timeseries_csv": "loadtest.csv"}
 
 
@@ -133,14 +140,47 @@ def test_summary_table_has_every_model_and_model_deployment(report_dir):
     assert float(vgg["Accuracy"]) == 0.8491 and float(vgg["Loss"]) == 0.5321
     assert vgg["Classes below threshold"] == "3"
     assert vgg["Classes below threshold (names)"] == "Dairy product; Bread; Egg"   # worst first
-    assert float(vgg["Disk size (MB)"]) == 110 and float(vgg["Memory (MB)"]) == 973
+    assert float(vgg["Disk size (MB)"]) == 110
     assert float(vgg["Response time (s)"]) == 1.08 and float(vgg["Transaction rate (/s)"]) == 7.71
     assert float(vgg["p95 latency (s)"]) == pytest.approx(1.08 * 1.3)
     # A deployment row: the same model's accuracy, the simulation's operational figures (KB -> MB).
     assert vgg_hpa["Deployment"] == "deployment_hpa" and float(vgg_hpa["Accuracy"]) == 0.8491
-    assert float(vgg_hpa["Memory (MB)"]) == pytest.approx(6425222 / 1024)
     assert float(vgg_hpa["Response time (s)"]) == 0.46 and float(vgg_hpa["Transaction rate (/s)"]) == 13.82
     assert vgg_hpa["p95 latency (s)"] == ""    # the simulation does not report it
+
+
+MEMORY_COLUMNS = ["Model memory in process (MB)", "Replica PSS peak (MB)", "Deployment PSS mean (MB)"]
+
+
+def test_each_memory_column_has_one_meaning_and_names_its_unit(report_dir):
+    rows = {r["Candidate"]: r for r in read_csv(report_dir / "summary.csv")}
+    assert [h for h in rows["vgg16"] if "memory" in h.lower() or "PSS" in h] == MEMORY_COLUMNS
+    vgg, vgg_hpa = rows["vgg16"], rows["vgg16 + deployment_hpa"]
+    # One replica: the evaluation's in-process figure and the load test's replica PSS, side by side.
+    assert float(vgg["Model memory in process (MB)"]) == 973                    # metrics.json
+    assert float(vgg["Replica PSS peak (MB)"]) == REPLICA_PSS_PEAK["vgg16"]     # loadtest.json server.pss_mb_peak
+    assert vgg["Deployment PSS mean (MB)"] == ""
+    # A deployment: all its replicas' PSS from the simulation (KB -> MB), no in-process figure.
+    assert float(vgg_hpa["Deployment PSS mean (MB)"]) == pytest.approx(6425222 / 1024)
+    assert vgg_hpa["Model memory in process (MB)"] == ""
+    assert vgg_hpa["Replica PSS peak (MB)"] == ""   # the simulation does not report its replicas' peak yet
+    headers = read_csv(report_dir / "summary.csv")[0].keys()
+    assert "Memory (MB)" not in headers
+    html = (report_dir / "report.html").read_text()
+    assert all(column in html for column in MEMORY_COLUMNS)
+
+
+def test_the_memory_criteria_read_from_one_file_each():
+    criteria = load_criteria()
+    sources = {name: {kind: (s.file, s.path) for kind, s in criteria[name].sources.items()}
+               for name in ("model_memory_mb", "replica_pss_peak_mb", "deployment_pss_mb")}
+    assert sources == {
+        "model_memory_mb": {"model": ("metrics", "operational.memory_mb")},
+        "replica_pss_peak_mb": {"model": ("loadtest", "server.pss_mb_peak"),
+                                "deployment": ("simulation", "summary.replica_pss_mb_peak")},
+        "deployment_pss_mb": {"deployment": ("simulation", "summary.memory_kb")},
+    }
+    assert all(criteria[name].unit == "MB" for name in sources)
 
 
 def test_pareto_sets_match_the_report(report_dir):
@@ -156,13 +196,16 @@ def test_pareto_sets_match_the_report(report_dir):
     for by in deployments.dominated_by.values():
         assert by in deployments.efficient
     assert deployments.unused == []   # p95 is not a Pareto criterion by default
+    # Each scope's memory: the in-process figure for one replica, all replicas' PSS for a deployment.
+    assert "model_memory_mb" in models["operational"].criteria and models["operational"].unused == []
+    assert "deployment_pss_mb" in deployments.criteria and "model_memory_mb" not in deployments.criteria
 
 
 def test_recommendations_read_like_the_report(report_dir):
     recs = read_comparison(report_dir).recommendations["deployments"]
     assert recs == [
-        "Best accuracy and decent memory: vgg16 + deployment_hpa",
-        "Best memory and decent accuracy: mobilenet_v2 + deployment_hpa",
+        "Best accuracy and decent deployment PSS mean: vgg16 + deployment_hpa",
+        "Best deployment PSS mean and decent accuracy: mobilenet_v2 + deployment_hpa",
         "Best accuracy and decent transaction rate: vgg16 + deployment_hpa+",
         "Best transaction rate and decent accuracy: mobilenet_v2 + deployment_hpa+",
         "Best accuracy and decent response time: vgg16 + deployment_hpa+",
@@ -176,7 +219,8 @@ def test_every_plot_is_a_png_with_one_point_per_candidate(report_dir):
     names = doc.plots["models"] + doc.plots["deployments"] + doc.confusion_matrices
     assert sorted(names) == sorted(
         [f"{s}_accuracy_vs_{b}.png" for s in ("models", "deployments")
-         for b in ("memory_mb", "transaction_rate", "response_time_s")]
+         for b in ("transaction_rate", "response_time_s")]
+        + ["models_accuracy_vs_model_memory_mb.png", "deployments_accuracy_vs_deployment_pss_mb.png"]
         + [f"confusion_{m}.png" for m in MODELS])
     for name in names:
         with Image.open(report_dir / name) as image:
@@ -248,11 +292,12 @@ def test_html_report_is_self_contained(report_dir):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     for expected in ("Summary", "Pareto-efficient candidates", "Recommendations", "Dairy product (0.62)",
-                     "Best accuracy and decent memory: vgg16 + deployment_hpa",
+                     "Best accuracy and decent deployment PSS mean: vgg16 + deployment_hpa",
                      "dominated by vgg16", "Models × deployments"):
         assert expected in text
     md = (report_dir / "report.md").read_text()
-    assert "![Accuracy vs Memory: Models (one replica)](models_accuracy_vs_memory_mb.png)" in md
+    assert ("![Accuracy vs Model memory in process: Models (one replica)](models_accuracy_vs_model_memory_mb.png)"
+            in md)
     assert "| vgg16 | one replica | 0.8491 |" in md
 
 
@@ -269,7 +314,8 @@ def test_a_missing_stage_leaves_columns_empty_and_is_reported(tmp_path):
         "response_time_s", "transaction_rate"]
     assert doc.pareto["models"]["optimizing"].dominated_by == {"mobilenet_v2": "vgg16"}
     html = (out / "report.html").read_text()
-    assert "mobilenet_v2: no loadtest.json; empty: Response time, Transaction rate, p95 latency" in html
+    assert ("mobilenet_v2: no loadtest.json; empty: Replica PSS peak, Response time, Transaction rate, p95 latency"
+            in html)
     assert "mobilenet_v2: no simulations/*.json" in html
     assert "not compared (lacks response_time_s, transaction_rate)" in html
 
@@ -315,7 +361,7 @@ def test_single_candidate_and_empty_directory(tmp_path):
     compare([make_run(tmp_path / "runs", "vgg16", stages=("metrics", "loadtest"))], out)
     doc = read_comparison(out)
     assert doc.pareto["models"]["both"].efficient == ["vgg16"]
-    assert doc.recommendations["models"][0] == "Best accuracy and best memory: vgg16"
+    assert doc.recommendations["models"][0] == "Best accuracy and best model memory in process: vgg16"
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirError, match="nothing to compare"):
         compare([tmp_path / "empty"], out)
@@ -327,4 +373,4 @@ def test_script_prints_one_line_on_bad_input(tmp_path, capsys, load_script):
     assert run_cli(script.main, [str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
     assert "candidate directory not found" in capsys.readouterr().err
     assert run_cli(script.main, ["--print-criteria"]) == 0
-    assert json.loads(capsys.readouterr().out)["pairs"][0] == ["accuracy", "memory_mb"]
+    assert json.loads(capsys.readouterr().out)["pairs"][0] == ["accuracy", "model_memory_mb"]
