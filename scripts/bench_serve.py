@@ -15,7 +15,9 @@ JIT, the workers' allocator and oneDNN's caches settle), and then, --rounds time
           them, at least 4), transactions per second counted after a 1 s ramp;
 The medians of the rounds give the ratio served / raw; each round's own ratio shows its spread.
 Last, at 10 users with siege's 1 s delay: the single-replica transaction rate and response time
-beside the report's 7.45 trans/s and 1.11 s.
+beside the report's 7.45 trans/s and 1.11 s, and the replica's memory as foodclf.loadtest.memory
+defines it (Σ PSS over the frontend and the workers; Σ RSS and Σ USS beside it), peak of that
+run, process by process.
 
 Where the difference goes, in CPU milliseconds per image: raw's processes; TorchServe's
 workers and its frontend; the load generator (locust, in the steady part), which shares the
@@ -45,6 +47,7 @@ from foodclf.data.datasets import FOOD11_CLASSES
 from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.data.transforms import EvalPreset
 from foodclf.io import atomic_write_json
+from foodclf.loadtest.memory import torchserve_replica
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.loadtest.runner import run_loadtest
 from foodclf.machine import machine_line
@@ -191,14 +194,15 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
     users, photo_bytes = max(4, 2 * workers * batch), photo.read_bytes()
     raws, raw_cpu, served, cpu = [], [], [], []
     with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve", properties=properties) as server:
-        url, pids, meter = server.predictions_url("food"), server.process_pids(), CpuMeter(server, "food")
-        run_loadtest(url, photo, [Stage(warmup, users, 0.0)], server_pids=pids)
+        url, meter = server.predictions_url("food"), CpuMeter(server, "food")
+        replica = torchserve_replica(server, "food")
+        run_loadtest(url, photo, [Stage(warmup, users, 0.0)], replica=replica)
         for _ in range(rounds):
             rate, cpu_ms = raw_throughput(run_dir, photo_bytes, batch, threads, seconds, processes=workers)
             raws.append(rate)
             raw_cpu.append(cpu_ms)
             before = meter.read()
-            report = run_loadtest(url, photo, [Stage(RAMP_S, users, 0.0), Stage(seconds, users, 0.0)], server_pids=pids)
+            report = run_loadtest(url, photo, [Stage(RAMP_S, users, 0.0), Stage(seconds, users, 0.0)], replica=replica)
             after = meter.read()
             steady = to_json(report.stages[1])  # plain data: it goes into --out as it is
             served.append(steady)
@@ -206,12 +210,14 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
             # over the steady part (as it measures itself: its start-up is left out).
             cpu.append({k: 1000 * (after[k] - before[k]) / max(1, report.overall.successes) for k in after})
             cpu[-1]["client"] = 1000 * (steady["client_cpu_cores"] or 0.0) / max(1e-9, steady["transaction_rate"])
-        ten = to_json(run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], server_pids=pids).overall)
+        ten_report = run_loadtest(url, photo, [Stage(seconds, 10, 1.0)], replica=replica)
+        ten, memory = to_json(ten_report.overall), to_json(ten_report.server)
     saturated = sorted(served, key=lambda o: o["transaction_rate"])[len(served) // 2]  # the median round
     return {"users": users, "raw": statistics.median(raws), "raw_rounds": raws,
             "raw_cpu_ms": statistics.median(raw_cpu), "saturated": saturated,
             "served_rounds": [o["transaction_rate"] for o in served],
-            "cpu_ms": {k: statistics.median(c[k] for c in cpu) for k in cpu[0]}, "ten_users": ten}
+            "cpu_ms": {k: statistics.median(c[k] for c in cpu) for k in cpu[0]}, "ten_users": ten,
+            "memory": memory}
 
 
 def main(argv=None) -> int:
@@ -275,7 +281,10 @@ def row(setting, m: dict, cores: int) -> dict:
             "raw_cpu_ms_per_image": round(m["raw_cpu_ms"], 2),
             "served_cpu_ms_per_image": {k: round(v, 2) for k, v in cpu.items()},
             "served_p50_s": sat["p50_s"], "served_failures": sat["failures"],
-            "server_cpu_cores": sat["cpu_cores"], "server_rss_mb": sat["rss_mb"],
+            "server_cpu_cores": sat["cpu_cores"], "server_pss_mb": sat["pss_mb"],
+            # the replica's memory at 10 users (foodclf.loadtest.memory): Σ PSS mean and peak, process by process
+            "replica_memory": {k: m["memory"][k] for k in ("pss_mb_mean", "pss_mb_peak", "rss_mb_peak",
+                                                           "uss_mb_peak", "peak_processes")},
             "ten_users_transaction_rate": ten["transaction_rate"],
             "ten_users_response_time_s": ten["response_time_s"], "ten_users_failures": ten["failures"]}
 
@@ -287,6 +296,19 @@ def print_row(r: dict) -> None:
           f"{r['ratio_without_client']:>11.2f} | {r['raw_cpu_ms_per_image']:>15.1f} {cpu['workers']:>8.1f} "
           f"{cpu['frontend']:>8.2f} {cpu['client']:>6.2f} | {r['ten_users_transaction_rate']:>17.2f} "
           f"{_f(r['ten_users_response_time_s'], '7.3f')}", flush=True)
+    print_memory(r["replica_memory"])
+
+
+def print_memory(memory: dict) -> None:
+    """The replica's memory at 10 users: PSS per process at the peak, and the replica's total."""
+    if memory["pss_mb_peak"] is None:
+        print("  replica memory: not sampled")
+        return
+    for p in memory["peak_processes"]:
+        print(f"  {p['role']:<8} pid {p['pid']:>7} {p['name'][:15]:<15} PSS {p['pss_mb']:8.1f} MB  "
+              f"(RSS {p['rss_mb']:.1f}, USS {p['uss_mb']:.1f})")
+    print(f"  replica (Σ PSS): mean {memory['pss_mb_mean']:.1f} MB, peak {memory['pss_mb_peak']:.1f} MB; "
+          f"Σ RSS peak {memory['rss_mb_peak']:.1f} MB, Σ USS peak {memory['uss_mb_peak']:.1f} MB", flush=True)
 
 
 def _f(value, fmt: str) -> str:

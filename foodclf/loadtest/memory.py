@@ -6,7 +6,7 @@
 A replica's memory is the sum of PSS (proportional set size) over its processes. PSS counts a
 page shared by k processes as 1/k in each, so summed over a process tree every page counts once,
 as a container's working set counts it; RSS counts a shared page in every process that maps it
-(``import torch`` maps ~140 MB of shared library pages into every worker) and USS counts only
+(every process that imports torch maps the same libtorch pages) and USS counts only
 pages no other process maps. Σ USS <= Σ PSS <= Σ RSS; RSS and USS are recorded beside PSS.
 
 Which processes are the replica (docs/loadtest.md, "A replica's memory"):
