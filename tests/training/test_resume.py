@@ -2,14 +2,12 @@
 result equals an uninterrupted run with the same seed."""
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
+from train_support import kill_after_rows
 
 from foodclf import TrainConfig, load_run, train
 from foodclf.training.history import read_history
@@ -36,21 +34,6 @@ def first_worse_epoch(history: list[dict]) -> int:
     raise AssertionError("no epoch got worse: choose options that overfit")
 
 
-def kill_after_row(command: list[str], history_file, rows: int, timeout: float = 300) -> None:
-    """Start ``command`` and SIGKILL it as soon as its history has ``rows`` rows."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    try:
-        while len(read_history(history_file)) < rows:
-            assert process.poll() is None, "training ended before it could be killed"
-            assert time.monotonic() < deadline, "training did not reach the epoch in time"
-            time.sleep(0.005)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("resume") / "uninterrupted"
@@ -65,7 +48,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(uninterrupted, sample_
     worse = first_worse_epoch(reference)
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "foodclf", "train", *cli_args(sample_data, out)]
-    kill_after_row(command, out / "history.csv", worse + 1)
+    kill_after_rows(command, out / "history.csv", worse + 1)
     assert not (out / "model.pt").exists()
 
     subprocess.run([sys.executable, "-m", "foodclf", "train", "--out", str(out), "--resume", "--no-progress",
