@@ -55,7 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds before a request fails")
     p.add_argument("--server-pid", type=int, action="append", dest="server_pids",
                    help="a TorchServe PID to sample (repeatable; default: whoever listens on a loopback URL's port)")
-    p.add_argument("--sample-interval", type=float, default=1.0, help="seconds between samples of the server's CPU and memory (Σ PSS)")
+    p.add_argument("--sample-interval", type=float, default=1.0,
+                   help="seconds between samples of the server's CPU and memory (Σ PSS)")
     p.add_argument("--min-availability", type=float, default=None,
                    help="fail (exit 4) when successes / requests falls below this fraction, e.g. 0.99 "
                         "(default: failures are reported, only a run without any success fails)")
