@@ -2,12 +2,17 @@
 
     foodclf simulate --capacity RUN_DIR/loadtest.json --profile challenge
     foodclf simulate --capacity RUN_DIR/loadtest.json --manifest k8s/overlays/hpa+ --manifest my-deployment.yaml
+    foodclf simulate --capacity RUN_DIR/loadtest.json --peak-load 8   # the busiest stage asks 8 replicas' capacity
 
 The deployments default to the packaged kustomize overlays hpa and hpa+ (rendered with kubectl
 when it is installed, else with foodclf's own small kustomize reader).
 
+The profile's users are used as given unless --peak-load scales them, per model, so that the
+busiest stage's demand is that many times one replica's measured capacity.
+
 Writes RUN_DIR/simulations/<deployment>.json .csv .png (or under --out) and prints the report's
-table, one row per model x deployment. See docs/kubernetes.md.
+table, one row per model x deployment, the load each model ran under, and which deployment wins.
+See docs/kubernetes.md.
 """
 import argparse
 from pathlib import Path
@@ -15,13 +20,13 @@ from pathlib import Path
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.cluster import Cluster, SimulationSettings
 from foodclf.deploy.manifests import default_overlays, load_deployment
-from foodclf.deploy.results import format_table, write_simulation
+from foodclf.deploy.results import format_table, format_verdicts, write_simulation
 from foodclf.deploy.simulation import simulate
 from foodclf.deploy.spec import parse_cpu, parse_memory
 from foodclf.loadtest.profiles import parse_profile
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     defaults = SimulationSettings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capacity", action="append", required=True,
@@ -30,6 +35,9 @@ def main(argv=None) -> int:
                         help="a kustomize overlay directory or a manifest file with a Deployment and its HPA; "
                              "repeat (default: the packaged overlays hpa and hpa+)")
     parser.add_argument("--profile", default="challenge", help="'challenge' or a profile file (default: challenge)")
+    parser.add_argument("--peak-load", type=float,
+                        help="scale the profile's users so that its busiest stage asks this many times one "
+                             "replica's capacity (default: the profile's users as given)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply every stage's duration (the controller's timings stay real)")
     parser.add_argument("--out", help="output folder (default: simulations/ beside each loadtest.json; "
@@ -47,7 +55,11 @@ def main(argv=None) -> int:
                         help="requests a replica holds before it answers 503 (TorchServe job_queue_size)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
 
     settings = SimulationSettings(
         cluster=Cluster(args.nodes, parse_cpu(args.node_cpu, "--node-cpu"),
@@ -63,12 +75,17 @@ def main(argv=None) -> int:
     for capacity, source in zip(capacities, args.capacity):
         out = _out_dir(args.out, source, capacity.model, several=len(capacities) > 1)
         for spec in specs:
-            result = simulate(capacity, spec, stages, settings, profile=profile, time_scale=args.time_scale)
+            result = simulate(capacity, spec, stages, settings, profile=profile, time_scale=args.time_scale,
+                              peak_load=args.peak_load)
             path = write_simulation(result, out, plot=not args.no_plot)
             print(f"{capacity.model} on {spec.name}: {path}")
             results.append(result)
     print()
     print(format_table(results))
+    verdicts = format_verdicts(results)
+    if verdicts:
+        print()
+        print(verdicts)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 ``foodclf simulate`` writes one file per deployment variant beside a loadtest.json, with the
 time series ``<deployment>.csv`` and the plot ``<deployment>.png``; the comparison reads the
-summary (the report's deployment table: CPU, memory, response time, transaction rate, failures).
+summary (the report's deployment table: CPU, memory, response time, p95, transaction rate, failures).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from foodclf.contracts import contract, read
 from foodclf.errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: response-time percentiles, the load (peak load, users' scale)
 SIMULATIONS_DIR = "simulations"  # beside the loadtest.json whose capacity curve fed the simulation
 
 
@@ -35,6 +35,9 @@ class SimulationSummary:
     cpu_cores: float                # mean CPU of all pods together
     memory_kb: int                  # mean RSS of all pods together, KiB
     response_time_s: float | None   # mean time of the successful transactions (None: none succeeded)
+    p50_s: float | None             # percentiles of the successful transactions' times
+    p95_s: float | None
+    p99_s: float | None
     transaction_rate: float         # successes / run seconds
     successes: int
     failures: int
@@ -57,10 +60,27 @@ class SimulationStage:
     failures: int
     transaction_rate: float
     response_time_s: float | None
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
     cpu_cores: float
     memory_kb: int
     replicas: float                 # time-weighted mean of the desired count
     ready: float                    # time-weighted mean of the ready pods
+
+
+@contract
+class SimulationLoad:
+    """The load the profile put on the deployment, in units of one replica's capacity.
+
+    A stage's demand is users / (delay_s / 2 + service_time_s): the requests a second its
+    closed-loop users would send if every answer took the unqueued service time."""
+    peak_load_target: float | None  # --peak-load: the peak demand asked for; None: the profile's users as given
+    users_scale: float              # every stage's users were multiplied by this (then rounded); 1.0 as given
+    peak_load: float                # the busiest stage's demand / replica_capacity, after rounding the users
+    peak_demand: float              # requests/s: the busiest stage's demand
+    replica_capacity: float         # requests/s: the capacity curve's highest transaction rate (saturation)
+    service_time_s: float           # 1 / the curve's rate at one user: a request's time without queueing
 
 
 @contract
@@ -73,6 +93,7 @@ class Simulation:
     capacity_source: str            # the loadtest.json(s) of the one-replica capacity curve
     profile: str                    # "challenge" or the profile file's stem
     time_scale: float
+    load: SimulationLoad
     summary: SimulationSummary
     stages: list[SimulationStage]
     timeseries_csv: str             # beside this file

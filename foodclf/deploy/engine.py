@@ -14,6 +14,9 @@
 * A new pod is Pending until a node has its requests free, then pulls its image, starts
   TorchServe and turns Ready on the probes' schedule (foodclf.deploy.cluster). A removed pod
   leaves the endpoints at once and finishes the requests it holds. Deterministic for a seed.
+
+What is counted (transactions, each success's response time, CPU, memory) is
+foodclf.deploy.tally's: per record interval, per stage and for the run.
 """
 from __future__ import annotations
 
@@ -24,16 +27,15 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from foodclf.contracts.simulation import SimulationStage
 from foodclf.deploy.capacity import Capacity, served_rate
 from foodclf.deploy.cluster import SimulationError, SimulationSettings, place_pod, ready_delay_s
 from foodclf.deploy.controller import ControllerState, PodView, reconcile
 from foodclf.deploy.spec import DeploymentSpec
+from foodclf.deploy.tally import Tally
 from foodclf.loadtest.profiles import Stage
 
 log = logging.getLogger(__name__)
 
-KIB_PER_MIB = 1024
 # A refused connection or an immediate 503 still costs the client a round trip; without it a
 # user with no delay would retry infinitely often in zero time.
 FAILED_REQUEST_S = 0.05
@@ -76,7 +78,7 @@ class _Pod:
 
 
 class Engine:
-    """One run: build it, call run(), then read rows (the CSV's), stage_rows and the totals."""
+    """One run: build it, call run(), then read rows (the CSV's) and tally (stages and totals)."""
 
     def __init__(self, capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
                  settings: SimulationSettings, initial_replicas: int | None):
@@ -105,15 +107,8 @@ class Engine:
         self.user_token: list[int] = []
         self.user_request: list[_Request | None] = []
         self.stage_index = 0
-        # Counters for the current record interval and stage.
-        self.cpu_total = 0.0
-        self.interval = {"successes": 0, "failures": 0, "time": 0.0, "cpu": 0.0}
-        self.stage_acc = self._new_stage_acc()
+        self.tally = Tally()  # transactions, response times, CPU, memory: per interval, stage and run
         self.rows: list[dict] = []
-        self.stage_rows: list[SimulationStage] = []
-        self.all_successes = 0
-        self.all_failures = 0
-        self.all_time = 0.0
         self._start(initial_replicas if initial_replicas is not None else spec.min_replicas)
 
     # ---- set-up
@@ -136,14 +131,15 @@ class Engine:
         self.seq += 1
         heapq.heappush(self.events, (t, self.seq, kind, data))
 
-    def _new_stage_acc(self) -> dict:
-        return {"successes": 0, "failures": 0, "time": 0.0, "cpu_s": 0.0, "memory_mb_s": 0.0,
-                "replicas_s": 0.0, "ready_s": 0.0, "t0": self.t}
-
     # ---- the main loop
     def run(self) -> None:
+        events = self.events
         while True:
-            t_event = self.events[0][0] if self.events else math.inf
+            # Most timeouts find their request answered: drop them unseen (time's passing is
+            # linear, so skipping them changes nothing) rather than advance every pod for them.
+            while events and events[0][2] == "timeout" and not self._awaited(events[0][3]):
+                heapq.heappop(events)
+            t_event = events[0][0] if events else math.inf
             pod, t_done = self._next_completion()
             if t_done <= t_event and t_done < self.end:
                 self._advance(t_done)
@@ -151,42 +147,40 @@ class Engine:
                 continue
             if t_event > self.end:
                 self._advance(self.end)
-                self._finish_stage()
+                self.tally.finish_stage(self.stage_index, self.stages[self.stage_index], self.t)
                 return
-            t, _, kind, data = heapq.heappop(self.events)
+            t, _, kind, data = heapq.heappop(events)
             self._advance(t)
             getattr(self, f"_on_{kind}")(data)
 
     def _next_completion(self) -> tuple[_Pod | None, float]:
-        best, best_t = None, math.inf
-        for pod in self.pods:
+        best, best_t, rate = None, math.inf, self.rate
+        for pod in self.pods:  # the hot loop: locals, no method calls
             n = len(pod.jobs)
-            if n and self.rate[n] > 0:
-                t = self.t + max(0.0, pod.jobs[0][0] - pod.attained) * n / self.rate[n]
+            if n and rate[n] > 0:
+                t = (pod.jobs[0][0] - pod.attained) * n / rate[n]
                 if t < best_t:
                     best, best_t = pod, t
-        return best, best_t
+        return best, self.t + max(0.0, best_t)
 
     def _advance(self, t: float) -> None:
-        dt = t - self.t
+        now, dt = self.t, t - self.t
         if dt <= 0:
             return
-        memory = 0.0
-        for pod in self.pods:
+        memory = used = 0.0
+        ready = 0
+        rate, cpu, rss = self.rate, self.cpu, self.rss
+        for pod in self.pods:  # the hot loop: _Pod.running and .ready inlined
             n = len(pod.jobs)
             if n:
-                pod.attained += dt * self.rate[n] / n
-                used = dt * self.cpu[n]
-                pod.cpu_seconds += used
-                self.cpu_total += used
-                self.stage_acc["cpu_s"] += used
-            if pod.running(self.t):
-                memory += self.rss[n]
-        ready = sum(1 for p in self.pods if p.ready(self.t))
-        acc = self.stage_acc
-        acc["memory_mb_s"] += memory * dt
-        acc["replicas_s"] += self.replicas * dt
-        acc["ready_s"] += ready * dt
+                pod.attained += dt * rate[n] / n
+                pod.cpu_seconds += dt * cpu[n]
+                used += dt * cpu[n]
+            if not pod.gone and now >= pod.started_s:
+                memory += rss[n]
+            if pod.deleted_s is None and now >= pod.ready_s:
+                ready += 1
+        self.tally.accrue(dt, used, memory, self.replicas, ready)
         self.t = t
 
     # ---- requests
@@ -215,7 +209,7 @@ class Engine:
         if not self._awaited(request):
             return  # timed out already, or its user left
         request.counted = True
-        self._count(success=True, elapsed=self.t - request.sent_s)
+        self.tally.count(success=True, elapsed_s=self.t - request.sent_s)
         self._think(request.user)
 
     def _on_timeout(self, request: _Request) -> None:
@@ -228,16 +222,8 @@ class Engine:
 
     def _fail(self, request: _Request, retry_s: float) -> None:
         request.counted = True
-        self._count(success=False)
+        self.tally.count(success=False)
         self._think(request.user, not_before=retry_s)
-
-    def _count(self, success: bool, elapsed: float = 0.0) -> None:
-        key = "successes" if success else "failures"
-        self.interval[key] += 1
-        self.stage_acc[key] += 1
-        if success:
-            self.interval["time"] += elapsed
-            self.stage_acc["time"] += elapsed
 
     def _think(self, user: int, not_before: float | None = None) -> None:
         self.user_request[user] = None
@@ -250,7 +236,7 @@ class Engine:
     # ---- the load profile
     def _on_stage(self, index: int) -> None:
         if index > 0:
-            self._finish_stage()
+            self.tally.finish_stage(self.stage_index, self.stages[self.stage_index], self.t)
         self.stage_index = index
         stage = self.stages[index]
         old = self.users
@@ -268,22 +254,6 @@ class Engine:
             self.user_token[user] += 1
         if index + 1 < len(self.stages):
             self._push(self.t + stage.duration_s, "stage", index + 1)
-
-    def _finish_stage(self) -> None:
-        acc, stage = self.stage_acc, self.stages[self.stage_index]
-        duration = max(self.t - acc["t0"], 1e-9)
-        self.stage_rows.append(SimulationStage(
-            index=self.stage_index + 1, duration_s=round(duration, 3), users=stage.users, delay_s=stage.delay_s,
-            successes=acc["successes"], failures=acc["failures"],
-            transaction_rate=round(acc["successes"] / duration, 4),
-            response_time_s=round(acc["time"] / acc["successes"], 4) if acc["successes"] else None,
-            cpu_cores=round(acc["cpu_s"] / duration, 4),
-            memory_kb=round(acc["memory_mb_s"] / duration * KIB_PER_MIB),
-            replicas=round(acc["replicas_s"] / duration, 3), ready=round(acc["ready_s"] / duration, 3)))
-        self.all_successes += acc["successes"]
-        self.all_failures += acc["failures"]
-        self.all_time += acc["time"]
-        self.stage_acc = self._new_stage_acc()
 
     # ---- metrics, the controller and the deployment
     def _on_scrape(self, _: Any) -> None:
@@ -363,21 +333,17 @@ class Engine:
     # ---- the time series
     def _on_record(self, _: Any) -> None:
         width = self.s.record_interval_s
-        iv = self.interval
-        cpu = (self.cpu_total - iv["cpu"]) / width
+        counts = self.tally.take_interval(width)
         live = [p for p in self.pods if p.deleted_s is None]
         self.rows.append({
             "t_s": round(self.t, 3), "stage": self.stage_index + 1, "users": self.users, "replicas": self.replicas,
             "pods": len(live), "ready": sum(1 for p in live if p.ready(self.t)),
             "pending": sum(1 for p in live if p.node is None),
             "in_flight": sum(len(p.jobs) for p in self.pods),
-            "successes": iv["successes"], "failures": iv["failures"],
-            "throughput": round(iv["successes"] / width, 3),
-            "response_time_s": round(iv["time"] / iv["successes"], 4) if iv["successes"] else "",
-            "cpu_cores": round(cpu, 4),
+            "successes": counts["successes"], "failures": counts["failures"], "throughput": counts["throughput"],
+            "response_time_s": counts["response_time_s"], "cpu_cores": counts["cpu_cores"],
             "memory_mb": round(sum(self.rss[len(p.jobs)] for p in self.pods if p.running(self.t)), 1),
             "hpa_utilization": "" if self.controller.utilization is None else self.controller.utilization,
             "hpa_desired": "" if self.desired is None else self.desired})
-        self.interval = {"successes": 0, "failures": 0, "time": 0.0, "cpu": self.cpu_total}
         self._push(self.t + width, "record", None)
 

@@ -1,4 +1,5 @@
-"""The simulation's files (simulations/<deployment>.json .csv .png) and the report's table.
+"""The simulation's files (simulations/<deployment>.json .csv .png), the report's table and
+which deployment wins.
 
 The JSON is the contract foodclf.contracts.simulation: written through it, read back through it.
 """
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from foodclf.contracts.simulation import (
     timeseries_file,
 )
 from foodclf.deploy.engine import CSV_FIELDS
+from foodclf.deploy.load import load_line
 from foodclf.deploy.simulation import SimulationResult
 from foodclf.io import atomic_write_text
 
@@ -41,7 +44,8 @@ def write_simulation(result: SimulationResult, out_dir: str | os.PathLike, plot:
     simulation = Simulation(
         schema_version=SCHEMA_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
         deployment=name, manifest=result.manifest, model=result.model, capacity_source=result.capacity_source,
-        profile=result.profile, time_scale=result.time_scale, summary=result.summary, stages=result.stages,
+        profile=result.profile, time_scale=result.time_scale, load=result.load, summary=result.summary,
+        stages=result.stages,
         timeseries_csv=timeseries_file(name), plot=plot_file(name) if plot else None)
     return contracts.write(out_dir / simulation_file(name), simulation)
 
@@ -52,13 +56,58 @@ def load_simulation(path: str | os.PathLike) -> Simulation:
 
 
 def format_table(results: Sequence[SimulationResult | Simulation]) -> str:
-    """The report's deployment table: one row per model × deployment."""
+    """The report's deployment table: one row per model × deployment, then the load each model's
+    simulations ran under (foodclf.deploy.load)."""
     head = (f"{'model':<16} {'deployment':<18} {'CPU (cores)':>11} {'Memory (KB)':>12} {'Resp. (s)':>9} "
-            f"{'Trans. rate':>11} {'Failed':>7} {'Max pods':>8}")
+            f"{'p95 (s)':>8} {'Trans. rate':>11} {'Failed':>7} {'Max pods':>8}")
     lines = [head, "-" * len(head)]
     for r in results:
         s = r.summary
-        rt = "-" if s.response_time_s is None else f"{s.response_time_s:.2f}"
+        rt, p95 = (_seconds(x) for x in (s.response_time_s, s.p95_s))
         lines.append(f"{r.model:<16} {r.deployment:<18} {s.cpu_cores:>11.3f} {s.memory_kb:>12.0f} {rt:>9} "
-                     f"{s.transaction_rate:>11.2f} {s.failures:>7d} {s.max_replicas:>8d}")
+                     f"{p95:>8} {s.transaction_rate:>11.2f} {s.failures:>7d} {s.max_replicas:>8d}")
+    loads = {r.model: r.load for r in results}  # one load per model: its deployments share it
+    lines += [""] + [f"{model}: {load_line(load)}" for model, load in loads.items()]
     return "\n".join(lines)
+
+
+def format_verdicts(results: Sequence[SimulationResult | Simulation]) -> str:
+    """Per model, which deployment wins and by how much, at what cost in pods and memory: the
+    winner fails least, then answers fastest at p95; each other deployment is set against it."""
+    by_model: dict[str, list] = {}
+    for r in results:
+        by_model.setdefault(r.model, []).append(r)
+    lines = []
+    for model, group in by_model.items():
+        ranked = sorted(group, key=lambda r: (r.summary.failures, _or_inf(r.summary.p95_s)))
+        best = ranked[0]
+        for other in ranked[1:]:
+            lines.append(f"{model}: {_verdict(best, other)}")
+    return "\n".join(lines)
+
+
+def _verdict(best, other) -> str:
+    b, o = best.summary, other.summary
+    same = (b.failures, b.p95_s, b.response_time_s) == (o.failures, o.p95_s, o.response_time_s)
+    head = (f"{best.deployment} and {other.deployment} serve alike" if same
+            else f"{best.deployment} wins over {other.deployment}")
+    return (f"{head}: p95 {_seconds(b.p95_s)} vs {_seconds(o.p95_s)} s{_change(b.p95_s, o.p95_s)}, "
+            f"mean {_seconds(b.response_time_s)} vs {_seconds(o.response_time_s)} s, "
+            f"failures {b.failures} vs {o.failures}; at most {b.max_replicas} vs {o.max_replicas} pods, "
+            f"mean memory {b.memory_kb / 2**20:.2f} vs {o.memory_kb / 2**20:.2f} GiB"
+            f"{_change(b.memory_kb, o.memory_kb)}")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _change(new: float | None, old: float | None) -> str:
+    """`` (-81%)``: ``new`` against ``old``; empty when either is missing or ``old`` is 0."""
+    if new is None or not old:
+        return ""
+    return f" ({(new - old) / old:+.0%})"

@@ -2,10 +2,8 @@
 and kubectl when it is installed."""
 from __future__ import annotations
 
-import json
-
 import pytest
-from sim_inputs import capacity_rows, loadtest_doc
+from sim_inputs import capacity_rows, write_capacity_loadtest
 
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.manifests import find_kubectl
@@ -13,13 +11,7 @@ from foodclf.deploy.manifests import find_kubectl
 
 @pytest.fixture
 def capacity_file(tmp_path):
-    rows = capacity_rows()
-    stages = [{"duration_s": 30.0, "users": r["users"], "delay_s": 0.0, "transaction_rate": r["transaction_rate"],
-               "response_time_s": r["response_time_s"]} for r in rows]
-    path = tmp_path / "tiny" / "loadtest.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps(loadtest_doc(stages, rows)))
-    return path
+    return write_capacity_loadtest(tmp_path / "tiny" / "loadtest.json", capacity_rows())
 
 
 @pytest.fixture

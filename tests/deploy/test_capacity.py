@@ -35,7 +35,7 @@ def test_capacity_needs_the_curve_and_the_servers_cpu():
 def test_levels_without_successes_are_left_out_and_rss_falls_back_to_the_servers():
     rows = capacity_rows()
     rows[0]["transaction_rate"] = 0.0
-    rows[1]["rss_mb"] = None
+    rows[1]["pss_mb"] = None
     stage = {"duration_s": 30.0, "users": 1, "delay_s": 0.0, "transaction_rate": 5.0, "response_time_s": 0.2}
     curve = capacity_from_loadtest(loadtest([stage], rows), "x.json")
     assert [p.users for p in curve.points] == [2, 4, 8, 16]
