@@ -1,10 +1,13 @@
 """The main job end to end: scripts/demo.py on the sample, one epoch per model (CI runs it)."""
+import csv
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
+
+from foodclf.contracts.simulation import read_simulations
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,5 +33,19 @@ def test_demo_runs_every_stage_and_stops_its_server(tmp_path):
             assert (variant / path).is_file(), f"{variant.name}/{path}"
     html = (out / "report" / "report.html").read_text()
     assert all(name in html for name in ("baseline", "mobilenet_v2", "vgg16", "vgg16-int8", "deployment_hpa+"))
+    # The sample's models are fast: the profile scaled to a peak load of 8 replicas' capacity
+    # saturates hpa (max 5) and not hpa+ (max 10), so the two deployments' rows differ.
+    with (out / "report" / "summary.csv").open(newline="") as f:
+        rows = {row.pop("Candidate"): row for row in csv.DictReader(f)}
+    for name in ("baseline", "mobilenet_v2", "vgg16"):
+        sims = read_simulations(out / name)
+        hpa, plus = sims["deployment_hpa"], sims["deployment_hpa+"]
+        assert hpa.load == plus.load and hpa.load.peak_load_target == 8.0
+        assert hpa.summary.max_replicas == 5 and plus.summary.max_replicas > 5, name
+        figures = [{k: v for k, v in rows[f"{name} + {d}"].items() if k != "Deployment"}
+                   for d in ("deployment_hpa", "deployment_hpa+")]
+        assert figures[0] != figures[1], name
+        assert rows[f"{name} + deployment_hpa"]["p95 latency (s)"] != "", name
+    assert "deployment_hpa+ wins over deployment_hpa:" in result.stdout
     serving = [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])]
     assert not serving, "the demo left TorchServe running"
