@@ -88,12 +88,15 @@ def loadtest_doc(name: str) -> dict:
 def simulation_doc(name: str, deployment: str) -> dict:
     cpu, memory_kb, rt, rate = DEPLOYMENTS[deployment][name]
     stage = {"index": 1, "duration_s": 1800.0, "users": 50, "delay_s": 1.0, "successes": round(rate * 1800),
-             "failures": 0, "transaction_rate": rate, "response_time_s": rt, "cpu_cores": cpu,
-             "memory_kb": memory_kb, "replicas": 4.2, "ready": 4.0}
-    return {"schema_version": 1, "created": "2026-11-29T07:50:00+00:00", "deployment": deployment,
+             "failures": 0, "transaction_rate": rate, "response_time_s": rt, "p50_s": rt, "p95_s": rt * 1.5,
+             "p99_s": rt * 2, "cpu_cores": cpu, "memory_kb": memory_kb, "replicas": 4.2, "ready": 4.0}
+    return {"schema_version": 2, "created": "2026-11-29T07:50:00+00:00", "deployment": deployment,
             "manifest": f"k8s/{deployment}.yaml", "model": name, "capacity_source": "loadtest.json",
             "profile": "challenge", "time_scale": 1.0,
-            "summary": {"cpu_cores": cpu, "memory_kb": memory_kb, "response_time_s": rt, "transaction_rate": rate,
+            "load": {"peak_load_target": None, "users_scale": 1.0, "peak_load": 7.0, "peak_demand": 52.5,
+                     "replica_capacity": 7.5, "service_time_s": 0.13},
+            "summary": {"cpu_cores": cpu, "memory_kb": memory_kb, "response_time_s": rt, "p50_s": rt,
+                        "p95_s": rt * 1.5, "p99_s": rt * 2, "transaction_rate": rate,
                         "successes": round(rate * 1800), "failures": 0, "max_replicas": 5, "max_ready_replicas": 5,
                         "cpu_cores_peak": cpu, "memory_kb_peak": memory_kb, "availability": 1.0,
                         "duration_s": 1800.0},
@@ -146,7 +149,7 @@ def test_summary_table_has_every_model_and_model_deployment(report_dir):
     # A deployment row: the same model's accuracy, the simulation's operational figures (KB -> MB).
     assert vgg_hpa["Deployment"] == "deployment_hpa" and float(vgg_hpa["Accuracy"]) == 0.8491
     assert float(vgg_hpa["Response time (s)"]) == 0.46 and float(vgg_hpa["Transaction rate (/s)"]) == 13.82
-    assert vgg_hpa["p95 latency (s)"] == ""    # the simulation does not report it
+    assert float(vgg_hpa["p95 latency (s)"]) == pytest.approx(0.46 * 1.5)   # the simulation's p95
 
 
 MEMORY_COLUMNS = ["Model memory in process (MB)", "Replica PSS peak (MB)", "Deployment PSS mean (MB)"]
