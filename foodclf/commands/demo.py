@@ -27,6 +27,7 @@ from foodclf.deploy.simulation import simulate
 from foodclf.evaluation import evaluate
 from foodclf.evaluation import format_summary as metrics_summary
 from foodclf.export.variants import export_variants
+from foodclf.loadtest.memory import torchserve_replica
 from foodclf.loadtest.profiles import Stage, parse_profile
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.loadtest.summary import format_summary as loadtest_summary
@@ -112,15 +113,16 @@ def serve_and_load_test(args, run_dirs: list[Path], image: Path, settings: dict,
         print(f"TorchServe up at {server.inference_url} with {', '.join(models)}")
         for run_dir in run_dirs:
             url = server.predictions_url(run_dir.name)
-            # The frontend and this model's own workers: one replica of this model, not the others.
-            pids = [server.pid, *server.worker_pids(run_dir.name)]
+            # The frontend and this model's own workers: one replica of this model, not the others
+            # (foodclf.loadtest.memory: the frontend counts whole for each model, as in its own pod).
+            replica = torchserve_replica(server, run_dir.name)
             fixed = settings["loadtest"]
             report = run_loadtest(url, image, [Stage(fixed["duration_s"], fixed["users"], fixed["delay_s"])],
-                                  out_dir=run_dir, server_pids=pids, model=run_dir.name)
+                                  out_dir=run_dir, replica=replica, model=run_dir.name)
             print(f"\n{run_dir.name}, one replica, {fixed['users']} users:\n{loadtest_summary(report)}")
             capacity = settings["capacity"]
             run_capacity(url, image, capacity["levels"], capacity["duration_s"], out_dir=run_dir / "capacity",
-                         server_pids=pids, model=run_dir.name)
+                         replica=replica, model=run_dir.name)
     print("TorchServe stopped")
 
 

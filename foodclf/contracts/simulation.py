@@ -33,7 +33,7 @@ def plot_file(deployment: str) -> str:
 class SimulationSummary:
     """The whole run: means over its duration, all pods together."""
     cpu_cores: float                # mean CPU of all pods together
-    memory_kb: int                  # mean RSS of all pods together, KiB
+    memory_kb: int                  # mean Σ PSS of all pods together, KiB
     response_time_s: float | None   # mean time of the successful transactions (None: none succeeded)
     p50_s: float | None             # percentiles of the successful transactions' times
     p95_s: float | None
@@ -44,7 +44,8 @@ class SimulationSummary:
     max_replicas: int               # the Deployment's largest desired count
     max_ready_replicas: int
     cpu_cores_peak: float           # the busiest stage's mean CPU
-    memory_kb_peak: int             # the busiest stage's mean memory
+    memory_kb_peak: int             # the busiest stage's mean memory (all pods, KiB)
+    replica_pss_mb_peak: float      # one replica's Σ PSS (MB) at the most requests any replica held
     availability: float | None      # successes / all transactions (None: no transaction)
     duration_s: float
 

@@ -26,12 +26,6 @@ class CapacityPoint:
     pss_mb: float                        # the replica's memory (Σ PSS, MB), mean of the level's samples
     pss_mb_peak: float | None = None     # the level's largest sample (None: the mean)
 
-    @property
-    def rss_mb(self) -> float:
-        """The old name of ``pss_mb`` (loadtest.json schema 2 measured RSS); use pss_mb."""
-        return self.pss_mb
-
-
 @dataclass(frozen=True)
 class Capacity:
     """The one-replica capacity curve from a load test (``capacity`` of loadtest.json)."""
@@ -49,10 +43,6 @@ class Capacity:
         """A replica's memory (Σ PSS, MB) with ``n`` users in it."""
         # An idle replica keeps its model and JVM in memory: below the first level, the first level.
         return self._interpolate(n, "pss_mb", self.points[0].pss_mb)
-
-    def rss_mb(self, n: int) -> float:
-        """The old name of ``pss_mb``; use pss_mb."""
-        return self.pss_mb(n)
 
     @property
     def peak_pss_mb(self) -> float:

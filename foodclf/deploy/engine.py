@@ -93,7 +93,8 @@ class Engine:
         table = [served_rate(capacity.rate(n), capacity.cpu(n), spec.cpu_limit) for n in range(top + 1)]
         self.rate = [r for r, _ in table]
         self.cpu = [c for _, c in table]
-        self.rss = [capacity.rss_mb(n) for n in range(top + 1)]
+        self.pss = [capacity.pss_mb(n) for n in range(top + 1)]  # a replica's Σ PSS with n requests in it
+        self.busiest_replica_jobs = 0  # the most requests one running replica held (its peak memory)
         self.server_up_s = settings.model_load_s
         self.ready_after_start_s = ready_delay_s(settings.model_load_s, spec.readiness, spec.startup)
         c = settings.cluster
@@ -169,7 +170,8 @@ class Engine:
             return
         memory = used = 0.0
         ready = 0
-        rate, cpu, rss = self.rate, self.cpu, self.rss
+        rate, cpu, pss = self.rate, self.cpu, self.pss
+        busiest = self.busiest_replica_jobs
         for pod in self.pods:  # the hot loop: _Pod.running and .ready inlined
             n = len(pod.jobs)
             if n:
@@ -177,10 +179,12 @@ class Engine:
                 pod.cpu_seconds += dt * cpu[n]
                 used += dt * cpu[n]
             if not pod.gone and now >= pod.started_s:
-                memory += rss[n]
+                memory += pss[n]
+                busiest = n if n > busiest else busiest
             if pod.deleted_s is None and now >= pod.ready_s:
                 ready += 1
         self.tally.accrue(dt, used, memory, self.replicas, ready)
+        self.busiest_replica_jobs = busiest
         self.t = t
 
     # ---- requests
@@ -342,7 +346,7 @@ class Engine:
             "in_flight": sum(len(p.jobs) for p in self.pods),
             "successes": counts["successes"], "failures": counts["failures"], "throughput": counts["throughput"],
             "response_time_s": counts["response_time_s"], "cpu_cores": counts["cpu_cores"],
-            "memory_mb": round(sum(self.rss[len(p.jobs)] for p in self.pods if p.running(self.t)), 1),
+            "memory_mb": round(sum(self.pss[len(p.jobs)] for p in self.pods if p.running(self.t)), 1),
             "hpa_utilization": "" if self.controller.utilization is None else self.controller.utilization,
             "hpa_desired": "" if self.desired is None else self.desired})
         self._push(self.t + width, "record", None)

@@ -61,10 +61,10 @@ def simulate(capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
         stages, load = scale_to_peak_load(stages, capacity, peak_load)
     if settings.record_interval_s <= 0 or settings.sync_period_s <= 0 or settings.metrics_interval_s <= 0:
         raise SimulationError("record interval, sync period and metrics interval must be more than 0 s")
-    rss_bytes = max(p.rss_mb for p in capacity.points) * 2**20
-    if spec.memory_limit_bytes is not None and rss_bytes > spec.memory_limit_bytes:
-        log.warning("%s: a replica's measured RSS (%.0f MiB) exceeds the memory limit (%.0f MiB): Kubernetes "
-                    "would OOM-kill it, which the simulation does not model", spec.name, rss_bytes / 2**20,
+    peak_bytes = capacity.peak_pss_mb * 2**20
+    if spec.memory_limit_bytes is not None and peak_bytes > spec.memory_limit_bytes:
+        log.warning("%s: a replica's measured PSS peak (%.0f MiB) exceeds the memory limit (%.0f MiB): Kubernetes "
+                    "would OOM-kill it, which the simulation does not model", spec.name, peak_bytes / 2**20,
                     spec.memory_limit_bytes / 2**20)
     engine = Engine(capacity, spec, stages, settings, initial_replicas)
     engine.run()
@@ -94,6 +94,7 @@ def summarize(engine: Engine) -> SimulationSummary:
         max_ready_replicas=max([r["ready"] for r in rows] or [0]),
         cpu_cores_peak=max(s.cpu_cores for s in stages),
         memory_kb_peak=max(s.memory_kb for s in stages),
+        replica_pss_mb_peak=round(engine.pss[engine.busiest_replica_jobs], 1),
         availability=round(successes / (successes + failures), 6) if successes + failures else None,
         duration_s=round(total_s, 3),
     )

@@ -19,7 +19,7 @@ def test_capacity_is_read_and_interpolated(capacity):
     assert capacity.model == "tiny"
     assert capacity.rate(1) == 6.0 and capacity.rate(3) == pytest.approx((7.2 + 7.45) / 2)
     assert capacity.rate(100) == 7.5                        # saturated beyond the last level
-    assert capacity.cpu(0) == 0.0 and capacity.rss_mb(0) == 900.0
+    assert capacity.cpu(0) == 0.0 and capacity.pss_mb(0) == 900.0
 
 
 def test_capacity_needs_the_curve_and_the_servers_cpu():
@@ -39,7 +39,7 @@ def test_levels_without_successes_are_left_out_and_rss_falls_back_to_the_servers
     stage = {"duration_s": 30.0, "users": 1, "delay_s": 0.0, "transaction_rate": 5.0, "response_time_s": 0.2}
     curve = capacity_from_loadtest(loadtest([stage], rows), "x.json")
     assert [p.users for p in curve.points] == [2, 4, 8, 16]
-    assert curve.points[0].rss_mb == 900.0  # the server's mean RSS
+    assert curve.points[0].pss_mb == 900.0  # the replica's mean Σ PSS
 
 
 def test_mean_capacity_and_drift():
@@ -48,7 +48,7 @@ def test_mean_capacity_and_drift():
                             CapacityPoint(4, 20.0, 2.0, 950.0)))
     mean = mean_capacity([a, b])
     assert [p.users for p in mean.points] == [1, 2]  # only the common levels
-    assert [(p.transaction_rate, p.cpu_cores, p.rss_mb) for p in mean.points] == [
+    assert [(p.transaction_rate, p.cpu_cores, p.pss_mb) for p in mean.points] == [
         pytest.approx((9.0, 0.9, 950.0)), pytest.approx((16.0, 1.7, 920.0))]
     assert capacity_drift(a, b) == pytest.approx(0.2)
 

@@ -98,7 +98,8 @@ def simulation_doc(name: str, deployment: str) -> dict:
             "summary": {"cpu_cores": cpu, "memory_kb": memory_kb, "response_time_s": rt, "p50_s": rt,
                         "p95_s": rt * 1.5, "p99_s": rt * 2, "transaction_rate": rate,
                         "successes": round(rate * 1800), "failures": 0, "max_replicas": 5, "max_ready_replicas": 5,
-                        "cpu_cores_peak": cpu, "memory_kb_peak": memory_kb, "availability": 1.0,
+                        "cpu_cores_peak": cpu, "memory_kb_peak": memory_kb, "replica_pss_mb_peak": 800.0,
+                        "availability": 1.0,
                         "duration_s": 1800.0},
             "stages": [stage], "timeseries_csv": f"{deployment}.csv", "plot": f"{deployment}.png"}
 
@@ -166,7 +167,7 @@ def test_each_memory_column_has_one_meaning_and_names_its_unit(report_dir):
     # A deployment: all its replicas' PSS from the simulation (KB -> MB), no in-process figure.
     assert float(vgg_hpa["Deployment PSS mean (MB)"]) == pytest.approx(6425222 / 1024)
     assert vgg_hpa["Model memory in process (MB)"] == ""
-    assert vgg_hpa["Replica PSS peak (MB)"] == ""   # the simulation does not report its replicas' peak yet
+    assert float(vgg_hpa["Replica PSS peak (MB)"]) == 800.0   # the simulation's summary.replica_pss_mb_peak
     headers = read_csv(report_dir / "summary.csv")[0].keys()
     assert "Memory (MB)" not in headers
     html = (report_dir / "report.html").read_text()
