@@ -6,6 +6,8 @@
 """
 import argparse
 
+from lightning.pytorch.utilities import rank_zero_only
+
 from foodclf.commands.options import add_dataclass_options, config_from_args
 from foodclf.training.config import TrainConfig
 from foodclf.training.recipe import train
@@ -24,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     run = train(config_from_args(TrainConfig, args, data=args.data or ""), resume=args.resume)
+    if rank_zero_only.rank != 0:  # under DDP every rank returns the run; one of them says so
+        return 0
     print(f"trained {run.data_config.backbone} on {len(run.classes)} classes: {run.run_dir}")
     print(f"  model: {run.model_path}  data config: {run.run_dir / 'data_config.json'}")
     return 0

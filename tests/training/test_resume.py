@@ -9,7 +9,7 @@ import pytest
 import torch
 from train_support import kill_after_rows
 
-from foodclf import TrainConfig, load_run, train
+from foodclf import load_run
 from foodclf.training.history import read_history
 
 # Two phases (--unfreeze all after a frozen-backbone phase), no early stopping: 12 epochs in all.
@@ -36,8 +36,12 @@ def first_worse_epoch(history: list[dict]) -> int:
 
 @pytest.fixture(scope="module")
 def uninterrupted(sample_data, tmp_path_factory):
+    """The same command, never killed. A process of its own like the killed one: the test process's
+    torch thread count (which other tests change) would change the sums' order, and the figures."""
     out = tmp_path_factory.mktemp("resume") / "uninterrupted"
-    return train(TrainConfig(data=str(sample_data), out=str(out), progress=False, **OPTIONS))
+    subprocess.run([sys.executable, "-m", "foodclf", "train", *cli_args(sample_data, out)], check=True,
+                   capture_output=True, timeout=600)
+    return load_run(out)
 
 
 @pytest.mark.slow
