@@ -5,10 +5,12 @@ crash or a Ctrl-C never leaves a half-written file that a later stage would trus
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_write_csv(path: str | os.PathLike, fieldnames: Sequence[str], rows: Iterable[dict]) -> Path:
+    """A CSV file with a header row, written atomically; rows are dicts keyed by ``fieldnames``
+    (a missing key is an empty cell)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
 
 
 def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:

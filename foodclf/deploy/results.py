@@ -5,8 +5,6 @@ The JSON is the contract foodclf.contracts.simulation: written through it, read 
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -25,18 +23,14 @@ from foodclf.contracts.simulation import (
 from foodclf.deploy.engine import CSV_FIELDS
 from foodclf.deploy.load import load_line
 from foodclf.deploy.simulation import SimulationResult
-from foodclf.io import atomic_write_text
+from foodclf.io import atomic_write_csv
 
 
 def write_simulation(result: SimulationResult, out_dir: str | os.PathLike, plot: bool = True) -> Path:
     """``<deployment>.json``, ``.csv`` and (with ``plot``) ``.png`` in ``out_dir``; returns the JSON's path."""
     out_dir = Path(out_dir)
     name = result.deployment
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(result.rows)
-    atomic_write_text(out_dir / timeseries_file(name), buf.getvalue())
+    atomic_write_csv(out_dir / timeseries_file(name), CSV_FIELDS, result.rows)
     if plot:
         from foodclf.deploy.plots import plot_simulation  # matplotlib only when a plot is wanted
 

@@ -2,15 +2,13 @@
 foodclf.contracts.loadtest) and loadtest.csv (one row per second)."""
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from foodclf.contracts import to_json, write
 from foodclf.contracts.loadtest import LOADTEST_CSV, LOADTEST_FILE, LoadTest, read_loadtest
-from foodclf.io import atomic_write_text
+from foodclf.io import atomic_write_csv
 
 CSV_FIELDS = ["t_s", "stage", "users", "successes", "failures", "response_time_s", "cpu_cores", "pss_mb"]
 
@@ -19,11 +17,7 @@ def write_loadtest(report: LoadTest, timeseries: Sequence[dict] | None, out_dir:
     """loadtest.json (validated before it is written) and, when given, loadtest.csv into ``out_dir``."""
     out_dir = Path(out_dir)
     if timeseries is not None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(timeseries)
-        atomic_write_text(out_dir / LOADTEST_CSV, buf.getvalue())
+        atomic_write_csv(out_dir / LOADTEST_CSV, CSV_FIELDS, timeseries)
     return write(out_dir / LOADTEST_FILE, report)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 
-from foodclf.io import atomic_write_text
+from foodclf.io import atomic_write_csv
 
 HISTORY_FILE = "history.csv"
 COLUMNS = ("phase", "trainable", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
@@ -40,7 +40,7 @@ class EpochHistory(Callback):
                "seconds": round(time.perf_counter() - self._started, 3)}
         new = not self.path.exists()
         with self.path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
             if new:
                 writer.writeheader()
             writer.writerow(row)
@@ -61,6 +61,5 @@ def cut_history(path: str | os.PathLike, phase: int, epoch: int) -> int:
     rows = read_history(path)
     kept = [r for r in rows if (int(r["phase"]), int(r["epoch"])) <= (phase, epoch)]
     if len(kept) < len(rows):
-        lines = [",".join(COLUMNS)] + [",".join(str(r.get(c, "")) for c in COLUMNS) for r in kept]
-        atomic_write_text(path, "\n".join(lines) + "\n")
+        atomic_write_csv(path, COLUMNS, kept)
     return len(rows) - len(kept)
