@@ -1,7 +1,7 @@
 """Compare models and deployments and write the report (table, Pareto sets, plots, recommendations).
 
-    python scripts/compare.py RUN_DIR... --out REPORT_DIR [--criteria FILE] [--bad-threshold 0.8]
-    python scripts/compare.py --print-criteria > my_criteria.json    # the defaults, to edit
+    foodclf compare RUN_DIR... --out REPORT_DIR [--criteria FILE] [--bad-threshold 0.8]
+    foodclf compare --print-criteria > my_criteria.json    # the defaults, to edit
 """
 import argparse
 import json

@@ -1,8 +1,8 @@
 """The whole pipeline in one command: data -> train -> evaluate -> archive -> serve -> load test
 -> HPA simulation -> comparison report.
 
-    python scripts/demo.py                       # the embedded sample dataset, small and quick (make demo)
-    python scripts/demo.py --data /data/food11   # real Food-11 with the report's full settings
+    foodclf demo                       # the embedded sample dataset, small and quick (make demo)
+    foodclf demo --data /data/food11   # real Food-11 with the report's full settings
     make demo DATA=/data/food11
 
 Everything lands under --out (default runs/demo): data/, one run directory per model (with

@@ -5,9 +5,9 @@ take it as one more candidate.
 Writes RUN_DIR/variants/<run name>-<format>/ with the model file, data_config.json,
 classes.json, variant.json and (unless --no-evaluate) metrics.json. See docs/export.md.
 
-  python scripts/export.py runs/mobilenet_v2 --data food11
-  python scripts/export.py runs/vgg16 --data food11 --format int8 openvino-int8 --threads 2
-  python scripts/export.py runs/vgg16 --data food11 --format int8 --int8-range full   # VNNI servers only
+  foodclf export runs/mobilenet_v2 --data food11
+  foodclf export runs/vgg16 --data food11 --format int8 openvino-int8 --threads 2
+  foodclf export runs/vgg16 --data food11 --format int8 --int8-range full   # VNNI servers only
 
 The default formats are those this CPU can run at their precision: openvino-bf16 only where the
 CPU has bf16 instructions (AVX512-BF16 or AMX).
@@ -23,7 +23,7 @@ from foodclf.machine import machine_line
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="run directory written by scripts/train.py")
+    p.add_argument("run_dir", help="run directory written by foodclf train")
     p.add_argument("--data", required=True, help="dataset folder: training images calibrate INT8, "
                                                  "the --split images evaluate every variant")
     p.add_argument("--format", nargs="+", default=available_formats(), choices=FORMATS, dest="formats",

@@ -1,4 +1,4 @@
-"""Write the embedded sample dataset: python scripts/make_sample.py OUT [--per-class N]."""
+"""Write the embedded sample dataset: foodclf sample OUT [--per-class N]."""
 import argparse
 
 from foodclf.data.sample import DEFAULT_COUNTS, make_sample

@@ -76,7 +76,7 @@ def find_model(model_dir: str | os.PathLike) -> tuple[str, Path]:
     found = [(variant, model_dir / name) for variant, name in MODEL_FILES.items() if (model_dir / name).is_file()]
     if not found:
         raise RunDirError(f"{model_dir}: no model file ({', '.join(MODEL_FILES.values())}); train a run with "
-                          "scripts/train.py or export a variant with scripts/export.py")
+                          "foodclf train or export a variant with foodclf export")
     if len(found) > 1:
         raise RunDirError(f"{model_dir}: several model files ({', '.join(p.name for _, p in found)}); "
                           "a model directory holds one model: keep one, export variants to their own folders")
@@ -93,7 +93,7 @@ def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> 
         return load_run(model_dir).load_model()
     for file in model_files(model_file):
         if not file.is_file():
-            raise RunDirError(f"{file}: missing; export the variant again with scripts/export.py")
+            raise RunDirError(f"{file}: missing; export the variant again with foodclf export")
     if model_file.suffix == ".onnx":
         return OnnxRuntimePredictor(model_file, threads, variant)
     check_cpu_precision(variant, model_file)

@@ -64,11 +64,11 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     """Open a run directory written by train(); missing or inconsistent files raise RunDirError."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: run directory not found; train one with scripts/train.py --out {run_dir}")
+        raise RunDirError(f"{run_dir}: run directory not found; train one with foodclf train --out {run_dir}")
     missing = [name for name in REQUIRED_FILES if not (run_dir / name).is_file()]
     if missing:
         raise RunDirError(f"{run_dir}: missing {', '.join(missing)}; is training finished? "
-                          "(scripts/train.py writes them at the end, --resume finishes an interrupted run)")
+                          "(foodclf train writes them at the end, --resume finishes an interrupted run)")
     try:
         data_config = DataConfig.load(run_dir / DATA_CONFIG_FILE)
         classes = read_json(run_dir / CLASSES_FILE)

@@ -97,7 +97,7 @@ def test_threads_default_to_torchs_setting(fp32_dirs):
 
 def test_a_folder_without_a_model_file_says_how_to_make_one(trained_run, tmp_path):
     folder = model_dir(trained_run, tmp_path / "empty")
-    with pytest.raises(RunDirError, match=r"no model file .*scripts/export\.py"):
+    with pytest.raises(RunDirError, match=r"no model file .*foodclf export"):
         load_predictor(folder)
 
 
