@@ -30,7 +30,7 @@ from foodclf.contracts.comparison import Candidate as CandidateEntry
 from foodclf.errors import RunDirError
 from foodclf.io import atomic_write_text
 from foodclf.report import render
-from foodclf.report.analysis import pareto_sets, recommendations
+from foodclf.report.analysis import pareto_sets, picks
 from foodclf.report.candidates import Candidate, build_candidates, coverage_notes, read_run
 from foodclf.report.criteria import Criteria, load_criteria
 from foodclf.report.pareto import ParetoResult
@@ -57,13 +57,14 @@ def compare(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     for note in notes:
         log.warning("%s", note)
     sets = pareto_sets(candidates, criteria)
-    recs = recommendations(candidates, criteria)
+    chosen = picks(candidates, criteria)
+    recs = {scope: [p.line for p in found] for scope, found in chosen.items()}
     pair_plots = write_pair_plots(candidates, criteria, out_dir)
     confusions = copy_confusion_matrices(runs, out_dir)
     write_summary_csv(candidates, criteria, out_dir / "summary.csv")
     contracts.write(out_dir / COMPARISON_FILE,
                     comparison_document(candidates, criteria, sets, recs, pair_plots, confusions, notes))
-    view = render.report_view(runs, candidates, criteria, sets, recs, pair_plots, confusions, notes)
+    view = render.report_view(runs, candidates, criteria, sets, chosen, pair_plots, confusions, notes)
     atomic_write_text(out_dir / "report.md", render.render_markdown(view))
     report = atomic_write_text(out_dir / "report.html", render.render_html(view))
     log.info("compared %d candidate(s) from %d run(s): %s", len(candidates), len(runs), report)

@@ -1,6 +1,8 @@
 """The comparison criteria as data: which number, read from which file, and which way is better.
 
-A criterion is one column of the summary table. ``pareto: true`` puts it into the Pareto sets
+A criterion is one column of the summary table; its ``unit`` and ``measure`` (what the number
+is: "mean", "count", "model file") make the report's heading, with what the scope measured
+(foodclf.report.headings). ``pareto: true`` puts it into the Pareto sets
 of its group (optimizing or operational; "both" uses the two groups together). ``pairs`` are
 the (a, b) criterion pairs that get a plot ("a against b", a on the y axis) and a
 recommendation list. A user file (JSON or YAML, same shape as ``DEFAULT_CRITERIA``) replaces
@@ -32,26 +34,31 @@ KINDS = ("model", "deployment")
 
 DEFAULT_CRITERIA: dict[str, Any] = {
     "criteria": [
-        {"name": "accuracy", "label": "Accuracy", "unit": "", "better": "higher", "group": "optimizing",
-         "pareto": True, "format": ".4f", "source": "metrics:optimizing.accuracy"},
-        {"name": "loss", "label": "Loss", "unit": "", "better": "lower", "group": "optimizing",
-         "pareto": False, "format": ".4f", "source": "metrics:optimizing.loss"},
-        {"name": "bad_classes", "label": "Classes below threshold", "unit": "", "better": "lower",
-         "group": "optimizing", "pareto": True, "format": "d", "source": "derived:bad_class_count"},
-        {"name": "disk_mb", "label": "Disk size", "unit": "MB", "better": "lower", "group": "operational",
-         "pareto": True, "format": ".3g", "source": "metrics:operational.disk_mb"},
+        {"name": "accuracy", "label": "Accuracy", "unit": "", "measure": "fraction correct, evaluation split",
+         "better": "higher", "group": "optimizing", "pareto": True, "format": ".4f",
+         "source": "metrics:optimizing.accuracy"},
+        {"name": "loss", "label": "Loss", "unit": "", "measure": "nats, mean cross-entropy, evaluation split",
+         "better": "lower", "group": "optimizing", "pareto": False, "format": ".4f",
+         "source": "metrics:optimizing.loss"},
+        {"name": "bad_classes", "label": "Classes below threshold", "unit": "", "measure": "count",
+         "better": "lower", "group": "optimizing", "pareto": True, "format": "d",
+         "source": "derived:bad_class_count"},
+        {"name": "disk_mb", "label": "Disk size", "unit": "MB", "measure": "model file", "better": "lower",
+         "group": "operational", "pareto": True, "format": ".3g", "source": "metrics:operational.disk_mb"},
         # Three memories, one column each (docs/compare.md): never one column for two meanings.
-        {"name": "model_memory_mb", "label": "Model memory in process", "unit": "MB", "better": "lower",
-         "group": "operational", "pareto": True, "format": ".0f",
-         "sources": {"model": "metrics:operational.memory_mb"}},
-        {"name": "replica_pss_peak_mb", "label": "Replica PSS peak", "unit": "MB", "better": "lower",
-         "group": "operational", "pareto": False, "format": ".0f",
+        {"name": "model_memory_mb", "label": "Model memory in process", "unit": "MB",
+         "measure": "evaluation process, no server", "better": "lower", "group": "operational", "pareto": True,
+         "format": ".0f", "sources": {"model": "metrics:operational.memory_mb"}},
+        {"name": "replica_pss_peak_mb", "label": "Replica PSS peak", "unit": "MB",
+         "measure": "Σ PSS, frontend + workers", "better": "lower", "group": "operational", "pareto": False,
+         "format": ".0f",
          "sources": {"model": "loadtest:server.pss_mb_peak",
                      "deployment": "simulation:summary.replica_pss_mb_peak"}},
-        {"name": "deployment_pss_mb", "label": "Deployment PSS mean", "unit": "MB", "better": "lower",
-         "group": "operational", "pareto": True, "format": ".0f",
+        {"name": "deployment_pss_mb", "label": "Deployment PSS mean", "unit": "MB",
+         "measure": "Σ PSS of all replicas", "better": "lower", "group": "operational", "pareto": True,
+         "format": ".0f",
          "sources": {"deployment": {"file": "simulation", "path": "summary.memory_kb", "scale": 1 / 1024}}},
-        {"name": "response_time_s", "label": "Response time", "unit": "s", "better": "lower",
+        {"name": "response_time_s", "label": "Response time", "unit": "s", "measure": "mean", "better": "lower",
          "group": "operational", "pareto": True, "format": ".3f",
          "sources": {"model": "loadtest:overall.response_time_s",
                      "deployment": "simulation:summary.response_time_s"}},
@@ -62,10 +69,10 @@ DEFAULT_CRITERIA: dict[str, Any] = {
         {"name": "p95_s", "label": "p95 latency", "unit": "s", "better": "lower", "group": "operational",
          "pareto": False, "format": ".3f",
          "sources": {"model": "loadtest:overall.p95_s", "deployment": "simulation:summary.p95_s"}},
-        {"name": "cpu_cores", "label": "CPU", "unit": "cores", "better": "lower", "group": "operational",
-         "pareto": False, "format": ".2f",
+        {"name": "cpu_cores", "label": "CPU", "unit": "cores", "measure": "mean", "better": "lower",
+         "group": "operational", "pareto": False, "format": ".2f",
          "sources": {"model": "loadtest:overall.cpu_cores", "deployment": "simulation:summary.cpu_cores"}},
-        {"name": "failures", "label": "Failed transactions", "unit": "", "better": "lower",
+        {"name": "failures", "label": "Failed transactions", "unit": "", "measure": "count", "better": "lower",
          "group": "operational", "pareto": False, "format": "d",
          "sources": {"model": "loadtest:overall.failures", "deployment": "simulation:summary.failures"}},
     ],
@@ -100,6 +107,7 @@ class Criterion:
     group: str
     sources: dict[str, Source]
     unit: str = ""
+    measure: str = ""        # the report's column heading says it: "mean", "count", "model file"
     pareto: bool = True
     format: str = ".4g"
 
@@ -194,8 +202,8 @@ def _parse_criterion(item: Any, where: str) -> Criterion:
     except (ValueError, TypeError) as e:
         raise SchemaError(f"{where}: 'format' {fmt!r} is not a Python format spec ({e})") from e
     return Criterion(name=item["name"], label=item["label"], better=item["better"], group=item["group"],
-                     sources=sources, unit=str(item.get("unit", "")), pareto=bool(item.get("pareto", True)),
-                     format=fmt)
+                     sources=sources, unit=str(item.get("unit", "")), measure=str(item.get("measure", "")),
+                     pareto=bool(item.get("pareto", True)), format=fmt)
 
 
 def _parse_source(spec: Any, where: str) -> Source:

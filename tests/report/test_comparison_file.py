@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from test_compare import make_run
+from stage_files import make_run
 
 from foodclf.contracts import to_json
 from foodclf.contracts.comparison import COMPARISON_FILE, SCHEMA_VERSION, Comparison, read_comparison
