@@ -43,7 +43,6 @@ import torch
 
 from foodclf.cli import run_cli
 from foodclf.contracts import to_json
-from foodclf.data.datasets import FOOD11_CLASSES
 from foodclf.data.images import DEFAULT_MAX_PIXELS
 from foodclf.data.transforms import EvalPreset
 from foodclf.io import atomic_write_json
@@ -51,11 +50,10 @@ from foodclf.loadtest.memory import torchserve_replica
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.loadtest.runner import run_loadtest
 from foodclf.machine import machine_line
-from foodclf.models.net import create_model, default_data_config
 from foodclf.serve.archive import DEFAULT_MIN_SIDE, archive_run
 from foodclf.serve.server import TorchServe
 from foodclf.serve.settings import MALLOC_ENV, MALLOC_TUNABLES
-from foodclf.training.runs import load_run, write_run_files
+from foodclf.training.runs import load_run, random_weights_run
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
 # Each saturated measurement starts with this long uncounted: the users start and the first
@@ -109,15 +107,6 @@ def parse_properties(items: list[str]) -> dict[str, str]:
             raise SystemExit(f"--property: {item!r} is not KEY=VALUE (e.g. vmargs=-Xmx1g)")
         properties[key.strip()] = value.strip()
     return properties
-
-
-def make_run(run_dir: Path, backbone: str, image_size: int) -> Path:
-    """A complete run directory with random weights."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(create_model(backbone, len(FOOD11_CLASSES)).state_dict(), run_dir / "model.pt")
-    data_config = default_data_config(backbone, len(FOOD11_CLASSES), image_size=image_size)
-    write_run_files(run_dir, data_config, list(FOOD11_CLASSES), {"note": "random weights, for bench_serve.py"})
-    return run_dir
 
 
 def make_photo(path: Path) -> Path:
@@ -231,7 +220,8 @@ def main(argv=None) -> int:
     cores, results = max(1, torch.get_num_threads()), []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
-        run_dir = make_run(work / args.backbone, args.backbone, args.image_size)
+        run_dir = random_weights_run(work / args.backbone, args.backbone, args.image_size,
+                                     note="random weights, for bench_serve.py")
         photo = Path(args.image) if args.image else make_photo(work / "photo.jpg")
         print(f"{args.backbone} at {args.image_size} px, random weights; photo {photo.name} "
               f"({photo.stat().st_size // 1024} KB); {args.rounds} x {seconds:g} s per side after {warmup:g} s "

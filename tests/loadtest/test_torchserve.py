@@ -21,29 +21,16 @@ from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.loadtest.sampler import ServerSampler
 from foodclf.serve.archive import archive_run
 from foodclf.serve.server import TorchServe
+from foodclf.training.runs import random_weights_run
 
 JOB_QUEUE_SIZE = 2
-
-
-def _untrained_run(run_dir):
-    """A complete run directory with random weights (the load test needs answers, not accuracy)."""
-    import torch
-
-    from foodclf.data.datasets import FOOD11_CLASSES
-    from foodclf.models.net import create_model, default_data_config
-    from foodclf.training.runs import write_run_files
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(create_model("baseline", 11).state_dict(), run_dir / "model.pt")
-    write_run_files(run_dir, default_data_config("baseline", 11, image_size=32), list(FOOD11_CLASSES), {})
-    return run_dir
 
 
 @pytest.fixture(scope="module")
 def torchserve(tmp_path_factory):
     """A random-weights baseline model archived as "food" and "other" and served by one TorchServe
     on free loopback ports."""
-    run_dir = _untrained_run(tmp_path_factory.mktemp("run") / "food")
+    run_dir = random_weights_run(tmp_path_factory.mktemp("run") / "food", "baseline", 32)
     store = tmp_path_factory.mktemp("model-store")
     for name in ("food", "other"):
         archive_run(run_dir, name, store, batch_size=1, workers=1, threads=1)
