@@ -57,9 +57,25 @@ def validate(data: Any, model: type[T], source: str | os.PathLike) -> T:
         raise SchemaError(f"{source}: {describe_errors(e)}; rerun the stage that writes it") from e
 
 
-def read(path: str | os.PathLike, model: type[T]) -> T:
-    """Read and validate a contract file (SchemaError when missing, not JSON or not the model)."""
-    return validate(read_json(path), model, path)
+def read(path: str | os.PathLike, model: type[T], version: int | None = None,
+         fix: str = "rerun the stage that writes it") -> T:
+    """Read and validate a contract file (SchemaError when missing, not JSON or not the model).
+
+    With ``version``, a file of another schema_version is refused before its fields are checked
+    (a missing field of a newer version would say less than the version does); ``fix`` says what
+    rewrites the file.
+    """
+    data = read_json(path)
+    found = data.get("schema_version") if isinstance(data, dict) else None
+    if version is not None and isinstance(found, int) and not isinstance(found, bool) and found != version:
+        raise SchemaError(f"{path}: schema_version {found} is not supported (expected {version}); {fix}")
+    return validate(data, model, path)
+
+
+def file_in(path_or_dir: str | os.PathLike, file_name: str) -> Path:
+    """``file_name`` inside a folder, or the path itself when it names a file."""
+    path = Path(path_or_dir)
+    return path / file_name if path.is_dir() else path
 
 
 def to_json(value: Any) -> Any:

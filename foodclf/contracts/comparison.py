@@ -5,10 +5,9 @@ Written by foodclf.report.compare into the report directory; docs/compare.md des
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
-from foodclf.contracts import contract, validate
+from foodclf.contracts import contract, file_in, validate
 from foodclf.errors import SchemaError
 from foodclf.io import read_json
 
@@ -68,9 +67,7 @@ class Comparison:
 
 def read_comparison(path_or_dir: str | os.PathLike) -> Comparison:
     """Read and validate a comparison.json (a file, or the report directory holding one)."""
-    path = Path(path_or_dir)
-    if path.is_dir():
-        path = path / COMPARISON_FILE
+    path = file_in(path_or_dir, COMPARISON_FILE)
     data = read_json(path)
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:

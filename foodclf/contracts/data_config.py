@@ -12,9 +12,8 @@ import typing
 from pathlib import Path
 from typing import Literal
 
-from foodclf.contracts import contract, read, write
+from foodclf.contracts import contract, file_in, read, write
 from foodclf.errors import SchemaError
-from foodclf.io import read_json
 
 DATA_CONFIG_FILE = "data_config.json"
 SCHEMA_VERSION = 1
@@ -66,11 +65,5 @@ class DataConfig:
 def read_data_config(path_or_dir: str | os.PathLike) -> DataConfig:
     """Read and validate a data_config.json (a file, or a folder holding one); a bad file raises
     SchemaError naming the file and the field."""
-    path = Path(path_or_dir)
-    path = path / DATA_CONFIG_FILE if path.is_dir() else path
-    data = read_json(path)
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if isinstance(version, int) and version != SCHEMA_VERSION:
-        raise SchemaError(f"{path}: schema_version {version} is not supported (expected {SCHEMA_VERSION}); "
-                          "train the model again, or export it again, to rewrite it")
-    return read(path, DataConfig)
+    return read(file_in(path_or_dir, DATA_CONFIG_FILE), DataConfig, SCHEMA_VERSION,
+                "train the model again, or export it again, to rewrite it")

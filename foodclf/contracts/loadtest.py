@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 
 from annotated_types import MinLen
 
-from foodclf.contracts import contract, read
+from foodclf.contracts import contract, file_in, read
 
 LOADTEST_FILE = "loadtest.json"
 LOADTEST_CSV = "loadtest.csv"
@@ -142,8 +142,7 @@ class LoadTest:
 
 def loadtest_path(path_or_dir: str | os.PathLike) -> Path:
     """The loadtest.json of a run directory, or the path itself when it names a file."""
-    path = Path(path_or_dir)
-    return path / LOADTEST_FILE if path.is_dir() else path
+    return file_in(path_or_dir, LOADTEST_FILE)
 
 
 def read_loadtest(path_or_dir: str | os.PathLike) -> LoadTest:

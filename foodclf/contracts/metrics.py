@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from foodclf.contracts import contract, validate
+from foodclf.contracts import contract, file_in, read
 from foodclf.contracts.machine import Machine
 from foodclf.errors import SchemaError
-from foodclf.io import read_json
 
 METRICS_FILE = "metrics.json"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"  # drawn beside metrics.json by the evaluation
@@ -122,17 +121,11 @@ class Metrics:
 
 def metrics_path(path_or_run_dir: str | os.PathLike) -> Path:
     """The metrics.json of a candidate folder, or the file itself."""
-    path = Path(path_or_run_dir)
-    return path / METRICS_FILE if path.is_dir() else path
+    return file_in(path_or_run_dir, METRICS_FILE)
 
 
 def read_metrics(path_or_run_dir: str | os.PathLike) -> Metrics:
     """Read and validate a metrics.json (a file, or a folder holding one); a bad file raises
     SchemaError naming the file and the field."""
-    path = metrics_path(path_or_run_dir)
-    data = read_json(path)
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if isinstance(version, int) and version != SCHEMA_VERSION:
-        raise SchemaError(f"{path}: schema_version {version} is not supported (expected {SCHEMA_VERSION}); "
-                          "evaluate the model again (foodclf evaluate) to rewrite it")
-    return validate(data, Metrics, path)
+    return read(metrics_path(path_or_run_dir), Metrics, SCHEMA_VERSION,
+                "evaluate the model again (foodclf evaluate) to rewrite it")

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 from foodclf.contracts import contract, read
-from foodclf.errors import SchemaError
 
 SCHEMA_VERSION = 2  # 2: response-time percentiles, the load (peak load, users' scale)
 SIMULATIONS_DIR = "simulations"  # beside the loadtest.json whose capacity curve fed the simulation
@@ -103,11 +102,7 @@ class Simulation:
 
 def read_simulation(path: str | os.PathLike) -> Simulation:
     """Read and validate a ``simulations/<deployment>.json``."""
-    simulation = read(path, Simulation)
-    if simulation.schema_version != SCHEMA_VERSION:
-        raise SchemaError(f"{path}: schema_version {simulation.schema_version} is not {SCHEMA_VERSION}; "
-                          "rerun `foodclf simulate`")
-    return simulation
+    return read(path, Simulation, SCHEMA_VERSION, "rerun `foodclf simulate`")
 
 
 def read_simulations(run_dir: str | os.PathLike) -> dict[str, Simulation]:

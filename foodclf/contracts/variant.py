@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Literal, get_args
 
-from foodclf.contracts import contract, read
+from foodclf.contracts import contract, file_in, read
 from foodclf.contracts.machine import Machine
 
 VARIANT_FILE = "variant.json"
@@ -58,11 +58,10 @@ class Variant:
 
 
 def variant_path(path_or_dir: str | os.PathLike) -> Path:
-    path = Path(path_or_dir)
-    return path / VARIANT_FILE if path.is_dir() else path
+    return file_in(path_or_dir, VARIANT_FILE)
 
 
 def read_variant(path_or_dir: str | os.PathLike) -> Variant:
     """Read and validate a variant.json (or a variant folder holding one); SchemaError names the
     file and the field."""
-    return read(variant_path(path_or_dir), Variant)
+    return read(variant_path(path_or_dir), Variant, SCHEMA_VERSION, "export the variant again (foodclf export)")

@@ -77,3 +77,11 @@ def test_reading_contracts_imports_neither_torch_nor_sklearn():
             "print(sorted({'torch', 'sklearn', 'matplotlib'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_another_schema_version_is_refused_before_the_fields_saying_what_rewrites_it(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema_version": 7, "name": "a"}))  # fields of another version
+    with pytest.raises(SchemaError, match=r"schema_version 7 is not supported \(expected 1\); run it again"):
+        contracts.read(path, Record, version=1, fix="run it again")
+    assert contracts.file_in(tmp_path, "old.json") == path and contracts.file_in(path, "x.json") == path
