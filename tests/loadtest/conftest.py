@@ -35,21 +35,23 @@ def serve(status: int) -> ThreadingHTTPServer:
     return server
 
 
-@pytest.fixture
-def ok_server():
-    server = serve(200)
+def running(status: int):
+    """A server answering ``status`` for the fixture's test, shut down afterwards."""
+    server = serve(status)
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def ok_server():
+    yield from running(200)
 
 
 @pytest.fixture
 def busy_server():
     """Answers 503, as TorchServe does when its job queue is full."""
-    server = serve(503)
-    yield server
-    server.shutdown()
-    server.server_close()
+    yield from running(503)
 
 
 @pytest.fixture
