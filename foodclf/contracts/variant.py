@@ -64,4 +64,4 @@ def variant_path(path_or_dir: str | os.PathLike) -> Path:
 def read_variant(path_or_dir: str | os.PathLike) -> Variant:
     """Read and validate a variant.json (or a variant folder holding one); SchemaError names the
     file and the field."""
-    return read(variant_path(path_or_dir), Variant, SCHEMA_VERSION, "export the variant again (foodclf export)")
+    return read(variant_path(path_or_dir), Variant)
