@@ -16,9 +16,12 @@ Deployment's 0.0.0.0, management and metrics those of the image's config.propert
 - the serving tests' bad inputs (tests/support.py) get a 400 naming the problem, and afterwards the
   same processes still answer /ping and the photo.
 
-It prints the image's size, the time to ready, the replica's memory (PSS over the server's
-processes) and the torch version in the image; exit status 1 when a check fails. Everything it
-starts is stopped, and its container removed.
+Then it loads the replica for a while (--users closed-loop users with no delay, --load-duration; 10
+users as the report's siege) and reads its memory as the cluster counts it: Σ PSS over the image
+command's processes (foodclf.loadtest.memory), peak and per process. It prints the image's size, the
+time to ready, the replica's memory and the torch version in the image, and writes them to
+RUN_DIR/image.json (or --out), where `foodclf compare` takes the deployments' replica memory from;
+exit status 1 when a check fails. Everything it starts is stopped, and its container removed.
 """
 import argparse
 import io
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,11 +42,17 @@ import requests
 import torch
 from PIL import Image
 
+from foodclf.contracts import write
 from foodclf.contracts.data_config import DATA_CONFIG_FILE
+from foodclf.contracts.image import ImageCheck, ImageLoad, ImageMemory, image_path
 from foodclf.data.data_config import DataConfig
 from foodclf.data.images import open_rgb
 from foodclf.data.transforms import EvalPreset
 from foodclf.deploy.manifests import overlay_dir, render
+from foodclf.loadtest.memory import MB
+from foodclf.loadtest.profiles import Stage, parse_duration
+from foodclf.loadtest.runner import run_loadtest
+from foodclf.machine import describe_machine, machine_line
 from foodclf.models.predictors import load_predictor
 from foodclf.serve.launch import free_port
 from foodclf.serve.properties import read_properties
@@ -59,7 +69,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("image", help="the image, e.g. foodclf-torchserve:0.1.0 (make image builds it)")
     p.add_argument("--run", required=True, help="the run directory archived into the image's .mar")
     p.add_argument("--overlay", default="hpa", help="the packaged deployment whose Deployment to follow")
-    return p.parse_args(argv)
+    p.add_argument("--users", type=int, default=10, help="closed-loop users of the memory load (default 10)")
+    p.add_argument("--load-duration", default="20s", help="how long the memory load lasts (default 20s)")
+    p.add_argument("--out", help="where image.json goes: a directory or a file (default: the --run directory)")
+    args = p.parse_args(argv)
+    if args.users < 1:
+        p.error("--users must be 1 or more")
+    return args
 
 
 # ---- what the Deployment and the image say -------------------------------------------------------
@@ -265,8 +281,20 @@ def check_bad_inputs(url: str) -> list[str]:
     return problems
 
 
-def pss_bytes(processes: list[psutil.Process]) -> int:
-    return sum(p.memory_full_info().pss for p in processes)
+def pss_mb(processes: list[psutil.Process]) -> float:
+    return sum(p.memory_full_info().pss for p in processes) / MB
+
+
+def memory_under_load(url: str, photo: bytes, pids: list[int], users: int, duration_s: float,
+                      workdir: Path) -> tuple[ImageLoad, float, list]:
+    """The replica (the image command's process tree) under ``users`` closed-loop users with no
+    delay: the load, its peak Σ PSS and the processes at that peak."""
+    image = workdir / "photo.png"
+    image.write_bytes(photo)
+    report = run_loadtest(url, image, [Stage(duration_s, users, 0.0)], server_pids=pids)
+    load = ImageLoad(users=users, duration_s=duration_s, transaction_rate=report.overall.transaction_rate,
+                     failures=report.overall.failures)
+    return load, report.server.pss_mb_peak, report.server.peak_processes
 
 
 # ---- the whole check ---------------------------------------------------------------------------
@@ -290,7 +318,7 @@ def check(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
             problems = check_probes(base, container) + check_photo(predictions, photo, expected)
             problems += check_loopback(env, pids)
             processes = server_processes(launcher, config["Cmd"])
-            figures["pss_bytes"], figures["processes"] = pss_bytes(processes), len(processes)
+            figures["pss_mb_ready"], figures["processes"] = pss_mb(processes), len(processes)
             problems += [f"process {p.pid} ({p.name()}) runs as uid {p.uids().real}, not {user}"
                          for p in processes if f"{p.uids().real}:{p.gids().real}" != user]
             problems += check_bad_inputs(predictions)
@@ -298,7 +326,20 @@ def check(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
                          check_probes(base, container) + check_photo(predictions, photo, expected)]
             if {p.pid for p in server_processes(launcher, config["Cmd"])} != pids:
                 problems.append("after the bad inputs: the server's processes changed (a worker restarted)")
+            figures["load"], figures["pss_mb_peak"], figures["peak_processes"] = memory_under_load(
+                predictions, photo, sorted(pids), args.users, parse_duration(args.load_duration), workdir)
     return figures, problems
+
+
+def image_check(args: argparse.Namespace, figures: dict, problems: list[str]) -> ImageCheck:
+    """What image.json records of this check."""
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (datetime.UTC: 3.11+)
+    return ImageCheck(
+        schema_version=1, created=created, image=args.image, image_size_bytes=figures["image_size_bytes"],
+        torch=figures["torch"], overlay=args.overlay, ready_s=figures["ready_s"], load=figures["load"],
+        memory=ImageMemory(pss_mb_ready=figures["pss_mb_ready"], pss_mb_peak=figures["pss_mb_peak"],
+                           processes=figures["peak_processes"]),
+        problems=problems, machine=describe_machine())
 
 
 def main(argv=None) -> int:
@@ -311,10 +352,17 @@ def main(argv=None) -> int:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             print(f"FAILED: {e}\n{tail}", file=sys.stderr)
             return 1
+    print(machine_line())
     print(f"image {args.image}: {figures['image_size_bytes'] / 1e9:.2f} GB, torch {figures['torch']}")
     print(f"ready (/ping 200) after {figures['ready_s']:.1f} s")
-    print(f"replica memory (PSS summed over the server's {figures['processes']} processes): "
-          f"{figures['pss_bytes'] / 2**20:.0f} MiB")
+    load = figures["load"]
+    print(f"replica memory (Σ PSS over the image command's {figures['processes']} processes): "
+          f"{figures['pss_mb_ready']:.0f} MB ready, {figures['pss_mb_peak']:.0f} MB peak under {load.users} users "
+          f"for {load.duration_s:.0f} s ({load.transaction_rate:.1f} transactions/s, {load.failures} failed)")
+    for process in figures["peak_processes"]:
+        print(f"  {process.role:8} {process.name:12} PSS {process.pss_mb:7.1f} MB  (RSS {process.rss_mb:.0f}, "
+              f"USS {process.uss_mb:.0f})")
+    print(f"wrote {write(image_path(args.out or args.run), image_check(args, figures, problems))}")
     for problem in problems:
         print(f"FAILED: {problem}")
     print("image check: " + ("FAILED" if problems else "passed"))

@@ -4,6 +4,7 @@ Written by foodclf.report.compare into the report directory; docs/compare.md des
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Literal
 
@@ -63,6 +64,8 @@ class Comparison:
     plots: dict[str, list[str]]                # scope -> PNG file names in the report directory
     confusion_matrices: list[str]              # PNG file names in the report directory
     missing: list[str]                         # one line per stage file a candidate lacks
+    # one line per run with figures from elsewhere than the headings say (its image's replica memory)
+    sources: list[str] = dataclasses.field(default_factory=list)
 
 
 def read_comparison(path_or_dir: str | os.PathLike) -> Comparison:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from foodclf.contracts import to_json
+from foodclf.contracts.image import IMAGE_FILE, ImageCheck, read_image_check
 from foodclf.contracts.loadtest import LOADTEST_FILE, LoadTest, read_loadtest
 from foodclf.contracts.metrics import CONFUSION_MATRIX_FILE, METRICS_FILE, Metrics, read_metrics
 from foodclf.contracts.simulation import SIMULATIONS_DIR, Simulation, read_simulations
@@ -41,10 +42,12 @@ class RunInputs:
     loadtest: LoadTest | None
     simulations: dict[str, Simulation]    # deployment name -> its simulation
     confusion_png: Path | None = None     # the evaluation's confusion-matrix figure, when present
+    image: ImageCheck | None = None       # the Kubernetes image checked with this run's model, when present
 
     def present(self, file: str) -> bool:
         return {"metrics": self.metrics is not None, "loadtest": self.loadtest is not None,
-                "simulation": bool(self.simulations), "derived": self.metrics is not None}[file]
+                "simulation": bool(self.simulations), "image": self.image is not None,
+                "derived": self.metrics is not None}[file]
 
 
 def read_run(run_dir: str | os.PathLike) -> RunInputs:
@@ -60,8 +63,9 @@ def read_run(run_dir: str | os.PathLike) -> RunInputs:
                           f"{SIMULATIONS_DIR}/*.json); run scripts/evaluate.py on it first")
     name = (metrics.model.name if metrics else None) or (loadtest.model if loadtest else None) or run_dir.name
     confusion = run_dir / CONFUSION_MATRIX_FILE
+    image = read_image_check(run_dir) if (run_dir / IMAGE_FILE).is_file() else None
     return RunInputs(run_dir, name, metrics, loadtest, simulations,
-                     confusion if metrics is not None and confusion.is_file() else None)
+                     confusion if metrics is not None and confusion.is_file() else None, image)
 
 
 @dataclass
@@ -103,10 +107,10 @@ def build_candidates(runs: Sequence[RunInputs], criteria: Criteria,
         bad, threshold = bad_classes(run.metrics, bad_threshold) if run.metrics else ([], None)
         derived = {"bad_class_count": len(bad)} if run.metrics else None
         docs = {"metrics": _as_json(run.metrics), "loadtest": _as_json(run.loadtest), "derived": derived,
-                "simulation": None}
+                "simulation": None, "image": None}
         candidates.append(Candidate(run.name, None, run.run_dir, _values(criteria, "model", docs), bad, threshold))
         for deployment, simulation in run.simulations.items():
-            docs = {**docs, "simulation": _as_json(simulation)}
+            docs = {**docs, "simulation": _as_json(simulation), "image": _as_json(run.image)}
             candidates.append(Candidate(run.name, deployment, run.run_dir,
                                         _values(criteria, "deployment", docs), bad, threshold))
     names = [c.name for c in candidates]
@@ -125,9 +129,14 @@ def _as_json(document: Any) -> dict | None:
 def _values(criteria: Criteria, kind: str, docs: dict[str, Any]) -> dict[str, float | None]:
     values = {}
     for criterion in criteria.criteria:
-        source = criterion.sources.get(kind)
-        doc = docs.get(source.file) if source else None
-        values[criterion.name] = source.read(doc) if doc is not None else None
+        first = criterion.sources.get(kind)
+        values[criterion.name] = None
+        for source in first.chain if first else []:
+            doc = docs.get(source.file)
+            value = source.read(doc) if doc is not None else None
+            if value is not None:
+                values[criterion.name] = value
+                break
     return values
 
 
@@ -139,7 +148,7 @@ def coverage_notes(runs: Sequence[RunInputs], criteria: Criteria) -> list[str]:
             if run.present(file):
                 continue
             kind = "deployment" if file == "simulation" else "model"
-            columns = [c.label for c in criteria.criteria if c.sources.get(kind) and c.sources[kind].file == file]
+            columns = [c.label for c in criteria.criteria if c.sources.get(kind) and c.sources[kind].files == [file]]
             if file == "simulation":
                 notes.append(f"{run.name}: no {SIMULATIONS_DIR}/*.json, so no model × deployment rows "
                              f"(run {hint})")
@@ -149,3 +158,18 @@ def coverage_notes(runs: Sequence[RunInputs], criteria: Criteria) -> list[str]:
             notes.append(f"{run.name}: no {CONFUSION_MATRIX_FILE}, so no confusion matrix "
                          f"(run {STAGE_HINTS['metrics']})")
     return notes
+
+
+def source_notes(runs: Sequence[RunInputs]) -> list[str]:
+    """One line per run whose figures do not all come from the stage files named in the headings:
+    the deployments' replica memory of a run whose image was checked (image.json)."""
+    return [_image_note(run) for run in runs if run.image is not None]
+
+
+def _image_note(run: RunInputs) -> str:
+    image, load = run.image, run.image.load
+    host = run.loadtest.server.pss_mb_peak if run.loadtest else None
+    beside = f"; on this machine's host the load test read {host:.0f} MB" if host is not None else ""
+    failed = f"; the image check FAILED: {'; '.join(image.problems)}" if image.problems else ""
+    return (f"{run.name}: the deployments' replica memory is measured in the image {image.image} (torch "
+            f"{image.torch}): {image.memory.pss_mb_peak:.0f} MB Σ PSS peak under {load.users} users{beside}{failed}")

@@ -31,7 +31,7 @@ from foodclf.errors import RunDirError
 from foodclf.io import atomic_write_text
 from foodclf.report import render
 from foodclf.report.analysis import pareto_sets, picks
-from foodclf.report.candidates import Candidate, build_candidates, coverage_notes, read_run
+from foodclf.report.candidates import Candidate, build_candidates, coverage_notes, read_run, source_notes
 from foodclf.report.criteria import Criteria, load_criteria
 from foodclf.report.pareto import ParetoResult
 from foodclf.report.plots import Plot, copy_confusion_matrices, write_pair_plots
@@ -56,6 +56,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     notes = coverage_notes(runs, criteria)
     for note in notes:
         log.warning("%s", note)
+    sources = source_notes(runs)
     sets = pareto_sets(candidates, criteria)
     chosen = picks(candidates, criteria)
     recs = {scope: [p.line for p in found] for scope, found in chosen.items()}
@@ -63,8 +64,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     confusions = copy_confusion_matrices(runs, out_dir)
     write_summary_csv(candidates, criteria, out_dir / "summary.csv")
     contracts.write(out_dir / COMPARISON_FILE,
-                    comparison_document(candidates, criteria, sets, recs, pair_plots, confusions, notes))
-    view = render.report_view(runs, candidates, criteria, sets, chosen, pair_plots, confusions, notes)
+                    comparison_document(candidates, criteria, sets, recs, pair_plots, confusions, notes, sources))
+    view = render.report_view(runs, candidates, criteria, sets, chosen, pair_plots, confusions, notes, sources)
     atomic_write_text(out_dir / "report.md", render.render_markdown(view))
     report = atomic_write_text(out_dir / "report.html", render.render_html(view))
     log.info("compared %d candidate(s) from %d run(s): %s", len(candidates), len(runs), report)
@@ -73,7 +74,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
 
 def comparison_document(candidates: Sequence[Candidate], criteria: Criteria,
                         sets: dict[str, dict[str, ParetoResult]], recs: dict[str, list[str]],
-                        pair_plots: dict[str, list[Plot]], confusions: list[Plot], notes: list[str]) -> Comparison:
+                        pair_plots: dict[str, list[Plot]], confusions: list[Plot], notes: list[str],
+                        sources: list[str] = ()) -> Comparison:
     """comparison.json: everything the report shows, for programs."""
     return Comparison(
         schema_version=SCHEMA_VERSION,
@@ -88,4 +90,5 @@ def comparison_document(candidates: Sequence[Candidate], criteria: Criteria,
         plots={scope: [p.path.name for p in plots] for scope, plots in pair_plots.items()},
         confusion_matrices=[p.path.name for p in confusions],
         missing=notes,
+        sources=list(sources),
     )

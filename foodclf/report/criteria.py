@@ -12,8 +12,10 @@ Each criterion reads its value per candidate kind: ``model`` (one replica: metri
 loadtest.json) and ``deployment`` (model x deployment: metrics.json and
 simulations/<deployment>.json). A source is ``"FILE:dotted.path"`` or
 ``{"file": FILE, "path": "dotted.path", "scale": factor}`` with FILE one of ``metrics``,
-``loadtest``, ``simulation`` or ``derived`` (values foodclf.report.compare computes: ``bad_class_count``
-under the chosen threshold). A kind without a source leaves that column empty.
+``loadtest``, ``simulation``, ``image`` (image.json, scripts/check_image.py) or ``derived`` (values
+foodclf.report.compare computes: ``bad_class_count`` under the chosen threshold), or a list of
+sources: the first that has a value wins (the deployments' replica memory: measured in the image
+where it was checked, else the simulation's). A kind without a source leaves that column empty.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import yaml
 from foodclf.errors import SchemaError
 from foodclf.report.pareto import DIRECTIONS
 
-FILES = ("metrics", "loadtest", "simulation", "derived")
+FILES = ("metrics", "loadtest", "simulation", "image", "derived")
 GROUPS = ("optimizing", "operational")
 KINDS = ("model", "deployment")
 
@@ -53,7 +55,8 @@ DEFAULT_CRITERIA: dict[str, Any] = {
          "measure": "Σ PSS, frontend + workers", "better": "lower", "group": "operational", "pareto": False,
          "format": ".0f",
          "sources": {"model": "loadtest:server.pss_mb_peak",
-                     "deployment": "simulation:summary.replica_pss_mb_peak"}},
+                     # A pod is the image: its replica as measured in it, where the image was checked.
+                     "deployment": ["image:memory.pss_mb_peak", "simulation:summary.replica_pss_mb_peak"]}},
         {"name": "deployment_pss_mb", "label": "Deployment PSS mean", "unit": "MB",
          "measure": "Σ PSS of all replicas", "better": "lower", "group": "operational", "pareto": True,
          "format": ".0f",
@@ -86,6 +89,16 @@ class Source:
     file: str
     path: str
     scale: float = 1.0
+    otherwise: Source | None = None    # read where this one has no value (its file absent, or no number)
+
+    @property
+    def chain(self) -> list[Source]:
+        """This source and those it falls back to, in order."""
+        return [self, *(self.otherwise.chain if self.otherwise else [])]
+
+    @property
+    def files(self) -> list[str]:
+        return [source.file for source in self.chain]
 
     def read(self, document: Any) -> float | None:
         """The value at ``path`` in ``document`` (a parsed JSON file), scaled; None when absent."""
@@ -207,6 +220,14 @@ def _parse_criterion(item: Any, where: str) -> Criterion:
 
 
 def _parse_source(spec: Any, where: str) -> Source:
+    if isinstance(spec, list):
+        if not spec:
+            raise SchemaError(f"{where}: an empty list of sources; give one source or several")
+        chain = [_parse_source(one, f"{where}[{i}]") for i, one in enumerate(spec)]
+        found = None
+        for source in reversed(chain):
+            found = Source(source.file, source.path, source.scale, found)
+        return found
     if isinstance(spec, str):
         file, sep, path = spec.partition(":")
         spec = {"file": file, "path": path} if sep else {}

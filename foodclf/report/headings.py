@@ -47,9 +47,11 @@ def column_heading(criterion: Criterion, kind: str, setting: str, threshold: str
     """The heading of ``criterion``'s column in the ``kind`` table ('model' or 'deployment')."""
     source = criterion.sources[kind]
     parts = [criterion.unit, criterion.measure]
+    if "image" in source.files[:-1]:
+        parts.append("in the image where checked")
     if (source.file, source.path) == ("derived", "bad_class_count") and threshold:
         parts.append(f"class accuracy < {threshold}")
-    if source.file in LOAD_FILES:
+    if any(file in LOAD_FILES for file in source.files):
         parts.append(setting)
     return Heading(criterion.label, ", ".join(p for p in parts if p))
 

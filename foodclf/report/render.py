@@ -50,7 +50,8 @@ def render_markdown(view: dict[str, Any]) -> str:
 
 def report_view(runs: Sequence[RunInputs], candidates: Sequence[Candidate], criteria: Criteria,
                 sets: dict[str, dict[str, ParetoResult]], picks: dict[str, list[Pick]],
-                pair_plots: dict[str, list[Plot]], confusions: list[Plot], notes: list[str]) -> dict[str, Any]:
+                pair_plots: dict[str, list[Plot]], confusions: list[Plot], notes: list[str],
+                sources: Sequence[str] = ()) -> dict[str, Any]:
     """What the templates show, in reading order: recommendations, the tables of figures, plots,
     Pareto sets, then one section per model (its classes below the threshold, its confusion matrix)."""
     thresholds = sorted({c.bad_threshold for c in candidates if c.bad_threshold is not None})
@@ -65,6 +66,7 @@ def report_view(runs: Sequence[RunInputs], candidates: Sequence[Candidate], crit
         "tables": [{"label": SCOPES[scope], "caption": _caption(scope, runs), **table}
                    for scope, table in tables.items()],
         "missing": notes,
+        "sources": list(sources),
         "plots": [{"label": SCOPES[scope], "plots": plots} for scope, plots in pair_plots.items()],
         "pareto": [_pareto_scope(scope, results, candidates, criteria) for scope, results in sets.items()],
         "model_sections": [_model_section(run, candidates, confusions) for run in runs],

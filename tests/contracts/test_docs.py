@@ -20,6 +20,7 @@ CONTRACTS = [
     ("variant", "Variant", "variant.json"),
     ("loadtest", "LoadTest", "loadtest.json"),
     ("simulation", "Simulation", "simulations/"),
+    ("image", "ImageCheck", "image.json"),
     ("comparison", "Comparison", "comparison.json"),
 ]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from foodclf.contracts.image import read_image_check
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/foodclf-test-torchserve:latest"
 MODEL = "foodclf_image_test"
@@ -42,14 +44,19 @@ def built(tmp_path_factory):
 
 
 def test_the_image_serves_as_the_deployment_runs_it(built):
-    done = subprocess.run([sys.executable, "scripts/check_image.py", IMAGE, "--run", str(built)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run([sys.executable, "scripts/check_image.py", IMAGE, "--run", str(built),
+                           "--load-duration", "8s"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "image check: passed" in done.stdout
     assert re.search(r"ready \(/ping 200\) after [\d.]+ s", done.stdout)
-    pss = re.search(r"processes\): (\d+) MiB", done.stdout)
-    assert pss and int(pss.group(1)) > 100, done.stdout  # a JVM and a worker holding torch
     assert re.search(r"torch \d+\.\d+", done.stdout)
+    # image.json in the run: the replica under 10 users, as the comparison reads it.
+    check = read_image_check(built)
+    assert check.image == IMAGE and check.problems == [] and check.load.users == 10
+    assert check.load.transaction_rate > 0 and check.load.failures == 0
+    assert check.memory.pss_mb_peak >= check.memory.pss_mb_ready > 100  # a JVM and a worker
+    assert {p.name for p in check.memory.processes} >= {"java"}
+    assert f"{check.memory.pss_mb_peak:.0f} MB peak under 10 users" in done.stdout
     # Nothing of the check is left running or stored.
     containers = subprocess.run(["buildah", "containers", "--format", "{{.ImageName}}"],
                                 capture_output=True, text=True, check=True).stdout

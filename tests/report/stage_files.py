@@ -92,6 +92,22 @@ def simulation_doc(name: str, deployment: str) -> dict:
             "stages": [stage], "timeseries_csv": f"{deployment}.csv", "plot": f"{deployment}.png"}
 
 
+# A replica measured inside the Kubernetes image (image.json, scripts/check_image.py), MB.
+IMAGE_PSS_PEAK = 700.0
+
+
+def image_doc(problems=()) -> dict:
+    processes = [{"pid": 200, "role": "process", "name": "java", "pss_mb": 180.0, "rss_mb": 200.0, "uss_mb": 170.0},
+                 {"pid": 201, "role": "process", "name": "python3", "pss_mb": IMAGE_PSS_PEAK - 180.0,
+                  "rss_mb": 600.0, "uss_mb": 480.0}]
+    return {"schema_version": 1, "created": "2026-11-30T12:00:00+00:00", "image": "foodclf-torchserve:0.1.0",
+            "image_size_bytes": 1_500_000_000, "torch": "2.13.0+cpu", "overlay": "hpa", "ready_s": 3.1,
+            "load": {"users": 10, "duration_s": 20.0, "transaction_rate": 41.5, "failures": 0},
+            "memory": {"pss_mb_ready": 640.0, "pss_mb_peak": IMAGE_PSS_PEAK, "processes": processes},
+            "problems": list(problems),
+            "machine": {"cpu": "AMD EPYC", "isa": ["avx2"], "cores": 2, "torch": "2.14.1", "python": "3.11.7"}}
+
+
 def make_run(root: Path, name: str, stages=("metrics", "loadtest", "simulations")) -> Path:
     """A candidate directory holding the chosen stages' files, as the earlier stages write them."""
     run = root / name
@@ -105,4 +121,6 @@ def make_run(root: Path, name: str, stages=("metrics", "loadtest", "simulations"
     if "simulations" in stages:
         for deployment in DEPLOYMENTS:
             write_json(run / "simulations" / f"{deployment}.json", simulation_doc(name, deployment))
+    if "image" in stages:
+        write_json(run / "image.json", image_doc())
     return run

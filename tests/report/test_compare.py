@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from stage_files import MODELS, REPLICA_PSS_PEAK, make_run, write_json
+from stage_files import IMAGE_PSS_PEAK, MODELS, REPLICA_PSS_PEAK, image_doc, make_run, write_json
 
 from foodclf.contracts.comparison import COMPARISON_FILE, read_comparison
 from foodclf.errors import RunDirError, SchemaError
@@ -76,13 +76,15 @@ def test_each_memory_column_has_one_meaning_and_names_its_unit(report_dir):
 
 def test_the_memory_criteria_read_from_one_file_each():
     criteria = load_criteria()
-    sources = {name: {kind: (s.file, s.path) for kind, s in criteria[name].sources.items()}
+    sources = {name: {kind: [(s.file, s.path) for s in first.chain] for kind, first in criteria[name].sources.items()}
                for name in ("model_memory_mb", "replica_pss_peak_mb", "deployment_pss_mb")}
     assert sources == {
-        "model_memory_mb": {"model": ("metrics", "operational.memory_mb")},
-        "replica_pss_peak_mb": {"model": ("loadtest", "server.pss_mb_peak"),
-                                "deployment": ("simulation", "summary.replica_pss_mb_peak")},
-        "deployment_pss_mb": {"deployment": ("simulation", "summary.memory_kb")},
+        "model_memory_mb": {"model": [("metrics", "operational.memory_mb")]},
+        # A deployment's replica is its image: measured in it where it was checked, else simulated.
+        "replica_pss_peak_mb": {"model": [("loadtest", "server.pss_mb_peak")],
+                                "deployment": [("image", "memory.pss_mb_peak"),
+                                               ("simulation", "summary.replica_pss_mb_peak")]},
+        "deployment_pss_mb": {"deployment": [("simulation", "summary.memory_kb")]},
     }
     assert all(criteria[name].unit == "MB" for name in sources)
 
@@ -278,3 +280,36 @@ def test_script_prints_one_line_on_bad_input(tmp_path, capsys, load_script):
     assert "candidate directory not found" in capsys.readouterr().err
     assert run_cli(script.main, ["--print-criteria"]) == 0
     assert json.loads(capsys.readouterr().out)["pairs"][0] == ["accuracy", "model_memory_mb"]
+
+
+def test_a_checked_image_gives_the_deployments_their_replica_memory(tmp_path):
+    runs = [make_run(tmp_path / "in", "vgg16", ("metrics", "loadtest", "simulations", "image")),
+            make_run(tmp_path / "in", "mobilenet_v2")]
+    compare(runs, tmp_path / "report")
+    rows = {r["Candidate"]: r for r in read_csv(tmp_path / "report" / "summary.csv")}
+    # Its deployments' replicas: the image's peak; the one replica stays the host's load test.
+    assert float(rows["vgg16 + deployment_hpa"]["Replica PSS peak (MB)"]) == IMAGE_PSS_PEAK
+    assert float(rows["vgg16 + deployment_hpa+"]["Replica PSS peak (MB)"]) == IMAGE_PSS_PEAK
+    assert float(rows["vgg16"]["Replica PSS peak (MB)"]) == REPLICA_PSS_PEAK["vgg16"]
+    # A run without image.json keeps the simulation's figure.
+    assert float(rows["mobilenet_v2 + deployment_hpa"]["Replica PSS peak (MB)"]) == 800.0
+    comparison = read_comparison(tmp_path / "report")
+    [note] = comparison.sources
+    assert "vgg16" in note and "foodclf-torchserve:0.1.0" in note and f"{IMAGE_PSS_PEAK:.0f} MB" in note
+    assert "Where some figures come from" in (tmp_path / "report" / "report.md").read_text()
+    assert comparison.missing == []
+
+
+def test_a_failed_image_check_is_said_beside_its_figure(tmp_path):
+    run = make_run(tmp_path / "in", "vgg16")
+    write_json(run / "image.json", image_doc(problems=["photo: 500 worker died"]))
+    compare([run], tmp_path / "report")
+    [note] = read_comparison(tmp_path / "report").sources
+    assert "FAILED: photo: 500 worker died" in note
+
+
+def test_an_image_json_of_another_schema_names_the_file(tmp_path):
+    run = make_run(tmp_path / "in", "vgg16")
+    write_json(run / "image.json", {**image_doc(), "schema_version": 2})
+    with pytest.raises(SchemaError, match=r"image\.json: schema_version 2 is not supported.*check_image"):
+        compare([run], tmp_path / "report")
