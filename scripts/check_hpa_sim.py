@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Check the HPA simulation against reality: one replica, the same closed-loop load.
+"""Check the HPA simulation against reality: one replica, or N replicas behind HAProxy, the same load.
 
     python scripts/check_hpa_sim.py RUN_DIR [--stage 10:1 --stage 4:0.2] [--stage-duration 60s]
+    python scripts/check_hpa_sim.py --mar model-store/NAME.mar --replicas 1,2,4 [--cpu-scale 0.2]
 
 Archives the run (or takes --mar), serves it with one TorchServe on 127.0.0.1, measures its
 capacity curve (users 1, 2, 4, 8 without delay), load-tests each --stage USERS:DELAY for real,
@@ -10,11 +11,18 @@ curves and prints measured against simulated transaction rate and response time 
 relative errors, and how much the curve drifted (a busy machine makes the check meaningless). Exit status 1
 when an error is beyond --tolerance (default 15 %). The measured files and check.json go to
 --out (default: a temporary folder, removed).
+
+With --replicas N1,N2,...: every replica is a TorchServe whose processes live in a cgroup with
+the Deployment's CPU limit × --cpu-scale as quota (foodclf.deploy.local; needs root and
+haproxy), behind HAProxy (--balance, default random(1) as kube-proxy picks). One replica's
+capacity is measured through the balancer under that quota, before and after; then, for each N,
+the stages run with N times their users (a --stage's users are per replica) and are compared
+with the simulation of N fixed replicas under the same scaled limit: rate, response time and
+failures, one row per N and stage.
 """
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +33,9 @@ from foodclf.contracts.loadtest import LoadTest
 from foodclf.data.sample import draw_sample
 from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean_capacity
 from foodclf.deploy.check import compare_with_loadtest
+from foodclf.deploy.local.fixed import MachineLoad, measure_fixed
+from foodclf.deploy.local.replicas import CPU_SCALE, ReplicaSet, scaled_cpu
+from foodclf.deploy.manifests import load_deployment, overlay_dir
 from foodclf.errors import FoodclfError
 from foodclf.io import atomic_write_json
 from foodclf.loadtest.profiles import make_stage, parse_duration
@@ -40,6 +51,16 @@ def parse_stage(text: str) -> tuple[int, float]:
         return int(users), float(delay)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give USERS:DELAY, e.g. 10:1") from None
+
+
+def parse_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(x) for x in text.split(",")})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give replica counts of 1 or more, e.g. 1,2,4")
+    return counts
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,6 +79,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "with other work, 1 keeps one busy core from stalling the worker's thread team")
     parser.add_argument("--tolerance", type=float, default=0.15, help="largest relative error allowed (default 0.15)")
     parser.add_argument("--out", help="keep loadtest files and check.json here")
+    parser.add_argument("--replicas", type=parse_counts,
+                        help="replica counts to check behind HAProxy under CPU quotas, e.g. 1,2,4 "
+                             "(default: one replica served directly, no quota)")
+    parser.add_argument("--cpu-scale", type=float, default=CPU_SCALE,
+                        help=f"a replica's CPU quota = the Deployment's CPU limit × this (default {CPU_SCALE}: "
+                             "4 replicas of a 2-CPU limit take 1.6 of 2 cores)")
+    parser.add_argument("--balance", default="random(1)",
+                        help="HAProxy's balance algorithm (default random(1), as kube-proxy picks an endpoint)")
     args = parser.parse_args(argv)
     if bool(args.run) == bool(args.mar):
         raise FoodclfError("give a run directory or --mar (one of them)")
@@ -73,8 +102,28 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else tmp / "out"
         image = Path(args.image) if args.image else _sample_photo(tmp / "photo.jpg")
         store, name = _model_store(args, tmp)
+        if args.replicas:
+            return _check_replicas(args, stages, store, name, image, out, tmp)
         curves, measured, others = _measure(args, stages, store, name, image, out, tmp)
         return _report(args, name, curves, measured, others, out)
+
+
+def _check_replicas(args, stages, store: Path, name: str, image: Path, out: Path, tmp: Path) -> int:
+    """N replicas under scaled quotas behind HAProxy against the simulation of N fixed replicas."""
+    limit = scaled_cpu(load_deployment(overlay_dir("hpa")).cpu_limit, args.cpu_scale)
+    print(f"replicas {args.replicas} under {limit:.2f} cores each (the Deployment's limit × {args.cpu_scale}), "
+          f"behind HAProxy ({args.balance}); a stage's users are per replica")
+    levels = [int(x) for x in args.levels.split(",")]
+    with ReplicaSet(store, name, cpu_limit=limit, workdir=tmp / "serve", slots=max(args.replicas),
+                    balance=args.balance) as replica_set:
+        got = measure_fixed(replica_set, args.replicas, stages, image, levels, parse_duration(args.level_duration),
+                            out)
+    capacity = mean_capacity(got.curves)
+    rows = [row for n in args.replicas
+            for row in compare_with_loadtest(capacity, got.measured[n], cpu_limit=limit, replicas=n)]
+    extra = {"replica_counts": args.replicas, "cpu_limit": limit, "cpu_scale": args.cpu_scale,
+             "balance": args.balance, "replica_start_s": [round(s, 1) for s in got.start_seconds]}
+    return _conclude(args, name, capacity, capacity_drift(*got.curves), rows, got.others, out, extra)
 
 
 def _measure(args, stages, store: Path, name: str, image: Path, out: Path, tmp: Path):
@@ -105,11 +154,16 @@ def _measure(args, stages, store: Path, name: str, image: Path, out: Path, tmp: 
 def _report(args, name: str, curves, measured: LoadTest, others: dict, out: Path) -> int:
     """Write check.json, print the comparison; 0 when every error is within the tolerance."""
     capacity = mean_capacity(curves)
-    drift = capacity_drift(*curves)
-    rows = compare_with_loadtest(capacity, measured)
+    return _conclude(args, name, capacity, capacity_drift(*curves), compare_with_loadtest(capacity, measured),
+                     others, out, {})
+
+
+def _conclude(args, name: str, capacity, drift: float, rows: list[dict], others: dict, out: Path,
+              extra: dict) -> int:
+    """Write check.json, print the comparison; 0 when every error is within the tolerance."""
     atomic_write_json(out / "check.json", {
         "model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(), "other_busy_cores": others,
-        "capacity_drift": round(drift, 4),
+        "capacity_drift": round(drift, 4), **extra,
         "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
     print()
     print(machine_line())
@@ -130,25 +184,6 @@ def _report(args, name: str, curves, measured: LoadTest, others: dict, out: Path
     return 0 if ok else 1
 
 
-class MachineLoad:
-    """Mean busy CPU cores of the whole machine while the block runs."""
-
-    def __enter__(self) -> "MachineLoad":
-        self._start = (time.monotonic(), psutil.cpu_times())
-        return self
-
-    def __exit__(self, *exc) -> None:
-        then, before = self._start
-        after = psutil.cpu_times()
-        idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
-        busy = (sum(after) - sum(before)) - idle
-        self.cores = busy / max(time.monotonic() - then, 1e-9)
-
-    def others(self, loadtest: LoadTest) -> float:
-        """Busy cores beyond the server's own during a load test."""
-        return round(self.cores - (loadtest.server.cpu_cores_mean or 0.0), 2)
-
-
 def _sample_photo(path: Path) -> Path:
     draw_sample(0, np.random.default_rng(0), (224, 224)).save(path, quality=90)
     return path
@@ -166,8 +201,8 @@ def _model_store(args, tmp: Path) -> tuple[Path, str]:
 
 
 def _table(rows) -> str:
-    head = (f"{'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | "
-            f"{'resp. real':>10} {'sim':>7} {'error':>7}")
+    head = (f"{'N':>2} {'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | "
+            f"{'resp. real':>10} {'sim':>7} {'error':>7} | {'fail real':>9} {'sim':>5}")
     lines = [head, "-" * len(head)]
     for r in rows:
         def pct(x):
@@ -175,10 +210,12 @@ def _table(rows) -> str:
 
         def sec(x):
             return "-" if x is None else f"{x:.3f}"
-        lines.append(f"{r['users']:>5} {r['delay_s']:>6.2f} | {r['measured_transaction_rate']:>9.2f} "
-                     f"{r['simulated_transaction_rate']:>7.2f} {pct(r['transaction_rate_error']):>7} | "
+        lines.append(f"{r['replicas']:>2} {r['users']:>5} {r['delay_s']:>6.2f} | "
+                     f"{r['measured_transaction_rate']:>9.2f} {r['simulated_transaction_rate']:>7.2f} "
+                     f"{pct(r['transaction_rate_error']):>7} | "
                      f"{sec(r['measured_response_time_s']):>10} {sec(r['simulated_response_time_s']):>7} "
-                     f"{pct(r['response_time_error']):>7}")
+                     f"{pct(r['response_time_error']):>7} | {r['measured_failures']:>9} "
+                     f"{r['simulated_failures']:>5}")
     return "\n".join(lines)
 
 

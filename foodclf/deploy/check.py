@@ -1,7 +1,8 @@
-"""The simulation against reality: one fixed replica under each stage of a real load test.
+"""The simulation against reality: fixed replicas under each stage of a real load test.
 
-The claim that one machine can check: for one replica under the same closed-loop load, the
-simulation's transaction rate and response time match the measured ones (scripts/check_hpa_sim.py).
+The claim that one machine can check: for N replicas (one, or several behind a balancer, each
+under its CPU quota: foodclf.deploy.local) under the same closed-loop load, the simulation's
+transaction rate, response time and failures match the measured ones (scripts/check_hpa_sim.py).
 """
 from __future__ import annotations
 
@@ -14,23 +15,24 @@ from foodclf.loadtest.profiles import Stage
 
 
 def compare_with_loadtest(capacity: Capacity, measured: LoadTest, settings: SimulationSettings = SimulationSettings(),
-                          cpu_limit: float | None = None) -> list[dict]:
-    """Simulate one fixed replica under each stage of a real load test (same users, delay and
-    duration) and give, per stage, the measured and simulated transaction rate and response
-    time with their relative errors ((simulated - measured) / measured)."""
+                          cpu_limit: float | None = None, replicas: int = 1) -> list[dict]:
+    """Simulate ``replicas`` fixed replicas under each stage of a real load test (same users,
+    delay and duration) and give, per stage, the measured and simulated transaction rate,
+    response time and failures, with the relative errors ((simulated - measured) / measured)."""
     comparisons = []
     for stage in measured.stages:
         one = Stage(stage.duration_s, stage.users, stage.delay_s)
-        result = simulate(capacity, fixed_replicas(1, cpu_limit), [one], settings, profile="fixed")
+        result = simulate(capacity, fixed_replicas(replicas, cpu_limit), [one], settings, profile="fixed")
         sim = result.stages[0]
         comparisons.append({
-            "users": one.users, "delay_s": one.delay_s, "duration_s": one.duration_s,
+            "replicas": replicas, "users": one.users, "delay_s": one.delay_s, "duration_s": one.duration_s,
             "measured_transaction_rate": stage.transaction_rate,
             "simulated_transaction_rate": sim.transaction_rate,
             "transaction_rate_error": _relative(sim.transaction_rate, stage.transaction_rate),
             "measured_response_time_s": stage.response_time_s,
             "simulated_response_time_s": sim.response_time_s,
             "response_time_error": _relative(sim.response_time_s, stage.response_time_s),
+            "measured_failures": stage.failures, "simulated_failures": sim.failures,
         })
     return comparisons
 

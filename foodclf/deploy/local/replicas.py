@@ -1,0 +1,201 @@
+"""A Deployment on one machine: N real TorchServe replicas, each under a CPU quota, behind HAProxy.
+
+    with ReplicaSet(store, "food", cpu_limit=scaled_cpu(2.0), slots=4) as replicas:
+        replicas.scale_to(2)            # start, wait for /ping, join the balancer
+        run_loadtest(replicas.url, ...) # the Service's address
+        replicas.scale_to(1)            # drain the newest, then stop it
+
+A replica is what a pod is here: a TorchServe (its own ports and working directory) whose whole
+process tree (launcher, Java frontend, Python workers) lives in a cgroup with the pod's CPU
+limit as its quota, as the kubelet enforces it. It joins the balancer when TorchServe answers
+/ping with its workers ready (the readiness probe), and leaves it drained: no new requests, those
+inside answered, then stopped. Everything stops on exit, on an exception or Ctrl-C too.
+
+The scale factor: the Deployment's limit (2 CPU) is for a cluster node, not this machine. Each
+replica gets ``limit × CPU_SCALE`` cores; CPU_SCALE = 0.2 makes 4 replicas of a 2-CPU limit
+1.6 cores, which fits 2 cores with 0.4 left for the load generator and HAProxy. The simulation
+it is compared with gets the same scaled limit and a capacity curve measured under it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from foodclf.deploy.local.cgroups import CpuGroup
+from foodclf.deploy.local.haproxy import Balancer
+from foodclf.errors import FoodclfError
+from foodclf.serve.server import TorchServe
+
+log = logging.getLogger(__name__)
+
+CPU_SCALE = 0.2
+
+
+def scaled_cpu(cores: float, scale: float = CPU_SCALE) -> float:
+    """A manifest's CPU quantity (cores) as this machine gives it to one replica."""
+    return round(cores * scale, 4)
+
+
+class QuotaTorchServe(TorchServe):
+    """A TorchServe born inside a CPU group: the launcher is moved in right after it is spawned
+    (it imports for a while before it forks the Java frontend, which forks the workers), so every
+    process of the tree starts under the quota, as a container's do."""
+
+    def __init__(self, *args, group: CpuGroup, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+    def _launch(self, config_path: Path) -> None:
+        super()._launch(config_path)
+        self.group.add(self.process.pid)
+
+    def outside_group(self) -> list[int]:
+        """Processes of this server not in its group (none, unless one was forked before the move)."""
+        inside = self.group.pids()
+        return [pid for pid in self.process_pids() if pid not in inside]
+
+
+@dataclass
+class Replica:
+    """One running replica: its balancer slot, server and CPU group, and when it was started."""
+    slot: int
+    server: QuotaTorchServe
+    group: CpuGroup
+    started_s: float                 # time.monotonic() when its start began
+    up_s: float = float("nan")       # ... when TorchServe answered /ping with its workers ready
+    ready_s: float = float("nan")    # ... and when the balancer's health check saw it UP
+    cpu_marks: list[tuple[float, float]] = field(default_factory=list)  # (monotonic, usage_s) scrapes
+
+    @property
+    def start_seconds(self) -> float:
+        """Start to TorchServe answering: what SimulationSettings' model_load_s stands for."""
+        return self.up_s - self.started_s
+
+    def stop(self) -> None:
+        try:
+            self.server.stop()
+        finally:
+            self.group.remove()
+
+
+class ReplicaSet:
+    """Replicas of one model behind one balancer; ``scale_to`` adds the lowest free slots and
+    removes the newest replicas first (as a ReplicaSet deletes the youngest pods)."""
+
+    def __init__(self, model_store: str | os.PathLike, model: str, cpu_limit: float, workdir: str | os.PathLike,
+                 slots: int = 4, balance: str = "random(1)", properties: dict | None = None,
+                 startup_timeout: float = 300.0):
+        self.model_store, self.model, self.cpu_limit = Path(model_store), model, cpu_limit
+        self.workdir = Path(workdir)
+        self.properties = dict(properties or {})
+        self.startup_timeout = startup_timeout
+        self.balancer = Balancer(slots=slots, balance=balance)
+        self.replicas: dict[int, Replica] = {}
+        self.started: list[Replica] = []  # every replica that turned ready, removed ones too
+
+    @property
+    def url(self) -> str:
+        """The balancer's predictions URL: what the load goes to."""
+        return f"{self.balancer.url}/predictions/{self.model}"
+
+    def __enter__(self) -> ReplicaSet:
+        self.balancer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop every replica and the balancer (whatever fails, the rest still stops)."""
+        try:
+            for slot in sorted(self.replicas, reverse=True):
+                self.replicas.pop(slot).stop()
+        finally:
+            self.balancer.stop()
+
+    def pids(self) -> list[int]:
+        """Every replica's processes: what a load test samples as the server."""
+        return [pid for r in self.replicas.values() for pid in r.server.process_pids()]
+
+    def scale_to(self, count: int) -> None:
+        """Add replicas (started side by side, each joined once ready) or remove the newest."""
+        if not 0 <= count <= self.balancer.slots:
+            raise FoodclfError(f"{count} replicas: this set has {self.balancer.slots} slots")
+        while len(self.replicas) > count:
+            self.remove(max(self.replicas, key=lambda s: self.replicas[s].started_s))
+        starting = [self._new_replica() for _ in range(count - len(self.replicas))]
+        with ThreadPoolExecutor(max_workers=max(1, len(starting))) as pool:
+            # every start is waited for, so a failed one cannot leave another running unseen
+            failures = [e for e in pool.map(self._boot, starting) if e is not None]
+        if failures:
+            raise failures[0]
+        for replica in starting:
+            self.join(replica)
+
+    def add(self) -> Replica:
+        """Start one replica and join it to the balancer once ready; returns it."""
+        replica = self._new_replica()
+        error = self._boot(replica)
+        if error is not None:
+            raise error
+        self.join(replica)
+        return replica
+
+    def _new_replica(self) -> Replica:
+        """A replica in the lowest free slot, its CPU group made, its server not started."""
+        slot = min(set(range(1, self.balancer.slots + 1)) - set(self.replicas))
+        group = CpuGroup(f"foodclf-{os.getpid()}-r{slot}", self.cpu_limit).create()
+        server = QuotaTorchServe(self.model_store, models={self.model: f"{self.model}.mar"},
+                                 workdir=self.workdir / f"replica-{slot}", properties=self.properties,
+                                 startup_timeout=self.startup_timeout, group=group)
+        replica = Replica(slot, server, group, started_s=time.monotonic())
+        self.replicas[slot] = replica
+        return replica
+
+    def _boot(self, replica: Replica) -> BaseException | None:
+        """Start the replica's TorchServe under its quota; the error (the replica gone) or None."""
+        replica.started_s = time.monotonic()
+        try:
+            replica.server.start()
+        except BaseException as e:
+            self.replicas.pop(replica.slot).stop()
+            return e
+        replica.up_s = time.monotonic()
+        for pid in replica.server.outside_group():  # forked before the launcher was moved: move it now
+            log.warning("replica %d: process %d started outside its CPU group; moved in", replica.slot, pid)
+            replica.group.add(pid)
+        return None
+
+    def join(self, replica: Replica) -> None:
+        self.balancer.join(replica.slot, replica.server.inference_port)
+        self.balancer.wait_up(replica.slot)
+        replica.ready_s = time.monotonic()
+        self.started.append(replica)
+        log.info("replica %d ready after %.1f s under %.2f cores", replica.slot, replica.start_seconds,
+                 self.cpu_limit)
+
+    def remove(self, slot: int) -> None:
+        """Drain replica ``slot`` (no new requests, those inside answered), then stop it."""
+        if slot not in self.replicas:
+            raise FoodclfError(f"no replica in slot {slot}; running: {sorted(self.replicas)}")
+        try:
+            self.balancer.drain(slot)
+            self.balancer.leave(slot)
+        finally:
+            self.replicas.pop(slot).stop()
+
+    def cpu_cores(self, slot: int) -> float | None:
+        """The replica's mean CPU cores since its previous call (a metrics-server scrape); None
+        at the first call."""
+        replica = self.replicas[slot]
+        now, used = time.monotonic(), replica.group.usage_s()
+        previous = replica.cpu_marks[-1] if replica.cpu_marks else None
+        replica.cpu_marks.append((now, used))
+        if previous is None or now <= previous[0]:
+            return None
+        return (used - previous[1]) / (now - previous[0])
+
