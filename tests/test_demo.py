@@ -1,5 +1,6 @@
 """The main job end to end: scripts/demo.py on the sample, one epoch per model (CI runs it)."""
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ def test_demo_runs_every_stage_and_stops_its_server(tmp_path):
     for name in ("baseline", "mobilenet_v2", "vgg16"):
         run = out / name
         for path in ("metrics.json", "loadtest.json", "capacity/loadtest.json",
-                     "simulations/deployment_hpa.json", "simulations/deployment_hpa+.json"):
+                     "simulations/deployment_hpa.json", "simulations/deployment_hpa+.json",
+                     "simulations/deployment_hpa-inflight.json"):
             assert (run / path).is_file(), f"{name}/{path}"
         assert (tmp_path / "model-store" / f"{name}.mar").is_file()
         variant = run / "variants" / f"{name}-int8"
@@ -46,6 +48,11 @@ def test_demo_runs_every_stage_and_stops_its_server(tmp_path):
                    for d in ("deployment_hpa", "deployment_hpa+")]
         assert figures[0] != figures[1], name
         assert rows[f"{name} + deployment_hpa"]["p95 latency (s)"] != "", name
-    assert "deployment_hpa+ wins over deployment_hpa:" in result.stdout
+        # The third deployment, hpa+ scaled on requests in flight: a row of its own in the report.
+        inflight = sims["deployment_hpa-inflight"]
+        assert inflight.load == hpa.load and inflight.summary.pod_seconds > 0, name
+        assert rows[f"{name} + deployment_hpa-inflight"]["p95 latency (s)"] != "", name
+    # hpa+ or hpa-inflight, whichever fails least and answers fastest, wins over hpa.
+    assert re.search(r"deployment_hpa(\+|-inflight) wins over deployment_hpa:", result.stdout)
     serving = [p for p in psutil.process_iter(["cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])]
     assert not serving, "the demo left TorchServe running"

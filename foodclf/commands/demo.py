@@ -54,7 +54,8 @@ SAMPLE_SETTINGS = {
     "time_scale": 1.0,                 # the simulation runs the whole 30-minute profile in seconds
     # The sample's models answer in milliseconds: the challenge profile as written never needs a
     # second replica. Scaled so that its busiest stage asks 8 replicas' capacity, hpa (max 5)
-    # saturates and hpa+ (max 10) copes: the simulations show what the extra replicas buy.
+    # saturates and hpa+ (max 10) copes: the simulations show what the extra replicas buy, and
+    # hpa-inflight (hpa+ scaled on requests in flight) what the signal changes.
     "peak_load": 8.0,
 }
 # Real data: the report's recipe (ImageNet weights, 224 px, 200 + 50 epochs), siege-like tests.
@@ -128,9 +129,9 @@ def serve_and_load_test(args, run_dirs: list[Path], image: Path, settings: dict,
 
 def simulate_all(run_dirs: list[Path], time_scale: float, peak_load: float | None, progress: Progress) -> None:
     scaled = "" if peak_load is None else f", its users scaled to a peak load of {peak_load:g} replicas"
-    progress(f"simulating deployment_hpa and deployment_hpa+ under the challenge profile{scaled}")
+    specs = [load_deployment(m) for m in default_overlays()]  # the packaged overlays hpa, hpa+, hpa-inflight
+    progress(f"simulating {', '.join(spec.name for spec in specs)} under the challenge profile{scaled}")
     stages = parse_profile("challenge", time_scale)
-    specs = [load_deployment(m) for m in default_overlays()]  # the packaged overlays hpa, hpa+
     results = []
     for run_dir in run_dirs:
         capacity = load_capacity(run_dir / "capacity" / "loadtest.json")

@@ -4,8 +4,9 @@
     foodclf simulate --capacity RUN_DIR/loadtest.json --manifest k8s/overlays/hpa+ --manifest my-deployment.yaml
     foodclf simulate --capacity RUN_DIR/loadtest.json --peak-load 8   # the busiest stage asks 8 replicas' capacity
 
-The deployments default to the packaged kustomize overlays hpa and hpa+ (rendered with kubectl
-when it is installed, else with foodclf's own small kustomize reader).
+The deployments default to the packaged kustomize overlays hpa and hpa+ (CPU scaled) and
+hpa-inflight (hpa+ scaled on TorchServe's requests in flight per pod), rendered with kubectl when
+it is installed, else with foodclf's own small kustomize reader.
 
 The profile's users are used as given unless --peak-load scales them, per model, so that the
 busiest stage's demand is that many times one replica's measured capacity.
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a loadtest.json with a capacity curve (or its run directory); repeat for more models")
     parser.add_argument("--manifest", action="append",
                         help="a kustomize overlay directory or a manifest file with a Deployment and its HPA; "
-                             "repeat (default: the packaged overlays hpa and hpa+)")
+                             "repeat (default: the packaged overlays hpa, hpa+ and hpa-inflight)")
     parser.add_argument("--profile", default="challenge", help="'challenge' or a profile file (default: challenge)")
     parser.add_argument("--peak-load", type=float,
                         help="scale the profile's users so that its busiest stage asks this many times one "

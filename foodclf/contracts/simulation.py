@@ -47,6 +47,7 @@ class SimulationSummary:
     replica_pss_mb_peak: float      # one replica's Σ PSS (MB) at the most requests any replica held
     availability: float | None      # successes / all transactions (None: no transaction)
     duration_s: float
+    pod_seconds: float | None = None  # Σ seconds each pod was bound to a node (requests reserved); None: older file
 
 
 @contract
@@ -87,7 +88,7 @@ class SimulationLoad:
 class Simulation:
     schema_version: int
     created: str                    # ISO 8601, UTC
-    deployment: str                 # the variant: "deployment_hpa", "deployment_hpa+"
+    deployment: str                 # the variant: "deployment_hpa", "deployment_hpa+", "deployment_hpa-inflight"
     manifest: str                   # the kustomize overlay (or manifest file) it was read from
     model: str
     capacity_source: str            # the loadtest.json(s) of the one-replica capacity curve

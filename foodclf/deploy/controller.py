@@ -2,10 +2,13 @@
 
 They follow Kubernetes' replica calculator and behavior code (pkg/controller/podautoscaler):
 ``classify_pod`` (groupPods), ``utilization_percent`` and ``replica_proposal``
-(GetResourceReplicas), ``stabilize`` (stabilizeRecommendationWithBehaviors), ``rate_limited``
-(convertDesiredReplicasWithBehaviorRate) and ``reconcile``, one sync of the controller. They hold
-no clock and no cluster: the simulation (foodclf.deploy.engine) feeds them what it observed, and
-another tool can feed them a real cluster's pods.
+(GetResourceReplicas) for CPU; ``classify_for_metric`` and ``metric_replica_proposal``
+(GetMetricReplicas) for a Pods metric (requests in flight); ``wanted_replicas``
+(computeReplicasForMetrics: the largest proposal), ``stabilize``
+(stabilizeRecommendationWithBehaviors), ``rate_limited``
+(convertDesiredReplicasWithBehaviorRate) and ``reconcile``, one sync of the controller. They
+hold no clock and no cluster: the simulation (foodclf.deploy.engine) feeds them what it
+observed, and another tool can feed them a real cluster's pods.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class PodView:
     sample_cores: float | None = None   # metrics-server's latest sample; None: no metrics yet
     sample_time_s: float = 0.0          # the end of the sample's window
     sample_window_s: float = 15.0
+    metric_value: float | None = None   # the Pods metric (custom metrics API); None: no series for it
 
 
 def classify_pod(pod: PodView, now: float, cpu_init_period_s: float = 300.0,
@@ -96,6 +100,60 @@ def replica_proposal(pods: Sequence[PodView], target_percent: float, current: in
     if (new_ratio < 1.0 and desired > current) or (new_ratio > 1.0 and desired < current):
         return current, utilization
     return desired, utilization
+
+
+def classify_for_metric(pod: PodView) -> str:
+    """Kubernetes' groupPods for a metric other than CPU: readiness and age do not matter, only
+    whether the pod is deleting (ignored), pending (unready) or has a value (else missing)."""
+    if pod.deleting:
+        return IGNORED
+    if pod.pending:
+        return UNREADY
+    return MISSING if pod.metric_value is None else READY
+
+
+def mean_milli(values_milli: Sequence[int]) -> int:
+    """GetMetricUsageRatio's mean: Σ milli-values ÷ pods, Go's integer division."""
+    return sum(values_milli) // len(values_milli)
+
+
+def metric_replica_proposal(pods: Sequence[PodView], target: float, current: int,
+                            tolerance: float = 0.1) -> tuple[int, float] | None:
+    """(desired replicas, observed mean value per pod) from a Pods metric with an AverageValue
+    target, or None when no pod has a value.
+
+    Kubernetes' GetMetricReplicas (calcPlainMetricReplicas), in milli-units as it computes: the
+    adapter truncates a value to milli, the target's MilliValue rounds up. Unready (pending) pods
+    count as 0 on a scale-up; pods without a value count as 0 on a scale-up and as the target
+    on a scale-down; a recount that flips the direction, or lands inside the tolerance, keeps
+    ``current``.
+    """
+    target_milli = math.ceil(target * 1000 - 1e-6)
+    groups: dict[str, list[PodView]] = {READY: [], UNREADY: [], MISSING: [], IGNORED: []}
+    for pod in pods:
+        groups[classify_for_metric(pod)].append(pod)
+    ready, unready, missing = groups[READY], groups[UNREADY], groups[MISSING]
+    if not ready:
+        return None
+    values = [int(p.metric_value * 1000) for p in ready]
+    usage = mean_milli(values)
+    ratio = usage / target_milli
+    scale_up_with_unready = bool(unready) and ratio > 1.0
+    if not scale_up_with_unready and not missing:
+        if abs(1.0 - ratio) <= tolerance:
+            return current, usage / 1000
+        return math.ceil(ratio * len(ready)), usage / 1000
+    if missing:
+        values += [target_milli if ratio < 1.0 else 0] * len(missing)
+    if scale_up_with_unready:
+        values += [0] * len(unready)
+    new_ratio = mean_milli(values) / target_milli
+    if abs(1.0 - new_ratio) <= tolerance or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current, usage / 1000
+    desired = math.ceil(new_ratio * len(values))
+    if (new_ratio < 1.0 and desired > current) or (new_ratio > 1.0 and desired < current):
+        return current, usage / 1000
+    return desired, usage / 1000
 
 
 def stabilize(history: Sequence[tuple[float, int]], now: float, proposal: int, current: int,
@@ -173,6 +231,31 @@ class ControllerState:
     up_events: list[tuple[float, int]] = field(default_factory=list)
     down_events: list[tuple[float, int]] = field(default_factory=list)
     utilization: int | None = None
+    metric: float | None = None   # the Pods metric's mean per pod at the last sync
+
+
+def wanted_replicas(state: ControllerState, spec: DeploymentSpec, current: int, pods: Sequence[PodView],
+                    now: float, tolerance: float = 0.1, cpu_init_period_s: float = 300.0) -> int | None:
+    """Kubernetes' computeReplicasForMetrics: each metric's proposal, the largest wins; None when
+    no metric has values, or when one has none and the others would scale down."""
+    proposals, invalid = [], 0
+    if spec.target_cpu_utilization is not None:
+        cpu = replica_proposal(pods, spec.target_cpu_utilization, current, now, tolerance, cpu_init_period_s)
+        if cpu is None:
+            invalid += 1
+        else:
+            proposals.append(cpu[0])
+            state.utilization = cpu[1]
+    if spec.pods_metric is not None:
+        metric = metric_replica_proposal(pods, spec.pods_metric.target, current, tolerance)
+        if metric is None:
+            invalid += 1
+        else:
+            proposals.append(metric[0])
+            state.metric = metric[1]
+    if not proposals or (invalid and max(proposals) < current):
+        return None
+    return max(proposals)
 
 
 def reconcile(state: ControllerState, spec: DeploymentSpec, current: int, pods: Sequence[PodView], now: float,
@@ -185,10 +268,9 @@ def reconcile(state: ControllerState, spec: DeploymentSpec, current: int, pods: 
     elif current < spec.min_replicas:
         desired = spec.min_replicas
     else:
-        proposal = replica_proposal(pods, spec.target_cpu_utilization, current, now, tolerance, cpu_init_period_s)
-        if proposal is None:
+        wanted = wanted_replicas(state, spec, current, pods, now, tolerance, cpu_init_period_s)
+        if wanted is None:
             return current
-        wanted, state.utilization = proposal
         stabilized, state.recommendations = stabilize(state.recommendations, now, wanted, current,
                                                       spec.scale_up, spec.scale_down)
         desired = rate_limited(current, stabilized, spec.min_replicas, spec.max_replicas, state.up_events,

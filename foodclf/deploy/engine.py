@@ -10,7 +10,10 @@
   (refused), its replica is full, or it outlasts the client timeout. The Service picks a ready
   replica at random (kube-proxy's iptables mode).
 * Every sync period the controller (foodclf.deploy.controller) sees the pods as metrics-server
-  last sampled them: a sample is the mean CPU over the scrape interval before it.
+  last sampled them: a sample is the mean CPU over the scrape interval before it. A deployment
+  scaled on requests in flight (a Pods metric) sees, per pod, PromQL's rate() over the rule's
+  window of TorchServe's summed latency as Prometheus scraped it (foodclf.deploy.prometheus); a
+  pod has that series from its first answer on, scraped from when TorchServe is up.
 * A new pod is Pending until a node has its requests free, then pulls its image, starts
   TorchServe and turns Ready on the probes' schedule (foodclf.deploy.cluster). A removed pod
   leaves the endpoints at once and finishes the requests it holds. Deterministic for a seed.
@@ -30,6 +33,7 @@ from typing import Any
 from foodclf.deploy.capacity import Capacity, served_rate
 from foodclf.deploy.cluster import SimulationError, SimulationSettings, place_pod, ready_delay_s
 from foodclf.deploy.controller import ControllerState, PodView, reconcile
+from foodclf.deploy.prometheus import keep_window, rate
 from foodclf.deploy.spec import DeploymentSpec
 from foodclf.deploy.tally import Tally
 from foodclf.loadtest.profiles import Stage
@@ -41,7 +45,8 @@ log = logging.getLogger(__name__)
 FAILED_REQUEST_S = 0.05
 # The time series' columns, one row per record interval (foodclf.deploy.results writes the CSV).
 CSV_FIELDS = ["t_s", "stage", "users", "replicas", "pods", "ready", "pending", "in_flight", "successes", "failures",
-              "throughput", "response_time_s", "cpu_cores", "memory_mb", "hpa_utilization", "hpa_desired"]
+              "throughput", "response_time_s", "cpu_cores", "memory_mb", "hpa_utilization", "hpa_inflight",
+              "hpa_desired"]
 
 
 class _Request:
@@ -69,6 +74,8 @@ class _Pod:
         self.cpu_seconds = 0.0
         self.scrape: tuple[float, float] | None = None     # (time, cpu_seconds) at the last scrape
         self.sample: tuple[float, float] | None = None     # (time, cores)
+        self.latency_s: float | None = None  # TorchServe's summed latency of answers; None: no answer yet
+        self.series: list[tuple[float, float]] = []         # Prometheus' samples of it: (time, seconds)
 
     def ready(self, t: float) -> bool:
         return self.deleted_s is None and t >= self.ready_s
@@ -103,6 +110,7 @@ class Engine:
         self.replicas = 0
         self.controller = ControllerState()
         self.desired = None
+        self.pod_seconds_done = 0.0  # pod-seconds of pods already removed (bound to a node until then)
         # Users: each has a token; a wake-up event with an old token is stale.
         self.users = 0
         self.user_token: list[int] = []
@@ -206,6 +214,7 @@ class Engine:
 
     def _complete(self, pod: _Pod) -> None:
         tag, _, request = heapq.heappop(pod.jobs)
+        pod.latency_s = (pod.latency_s or 0.0) + self.t - request.sent_s  # counted even if the client gave up
         # Rounding must not let the next tag fall behind; an empty pod starts counting afresh.
         pod.attained = max(pod.attained, tag) if pod.jobs else 0.0
         if pod.deleted_s is not None and not pod.jobs:
@@ -267,6 +276,9 @@ class Engine:
             if pod.scrape is not None and self.t > pod.scrape[0]:
                 pod.sample = (self.t, (pod.cpu_seconds - pod.scrape[1]) / (self.t - pod.scrape[0]))
             pod.scrape = (self.t, pod.cpu_seconds)
+            if self.spec.pods_metric is not None and pod.latency_s is not None and self.t >= pod.up_s:
+                pod.series = keep_window(pod.series, self.t, self.spec.pods_metric.rate_window_s)
+                pod.series.append((self.t, pod.latency_s))
         self._push(self.t + self.s.metrics_interval_s, "scrape", None)
 
     def _on_sync(self, _: Any) -> None:
@@ -287,7 +299,9 @@ class Engine:
             start_s=pod.bound_s if pod.bound_s is not None else self.t,
             ready_since_s=pod.ready_s if pod.ready_s <= self.t else None,
             sample_cores=pod.sample[1] if pod.sample else None,
-            sample_time_s=pod.sample[0] if pod.sample else 0.0, sample_window_s=self.s.metrics_interval_s)
+            sample_time_s=pod.sample[0] if pod.sample else 0.0, sample_window_s=self.s.metrics_interval_s,
+            metric_value=rate(pod.series, self.t, self.spec.pods_metric.rate_window_s) if self.spec.pods_metric
+            else None)
 
     def _scale(self, desired: int) -> None:
         live = [p for p in self.pods if p.deleted_s is None]
@@ -328,11 +342,17 @@ class Engine:
     def _remove(self, pod: _Pod) -> None:
         pod.gone = True
         if pod.node is not None:
+            self.pod_seconds_done += self.t - max(pod.bound_s, 0.0)
             self.free[pod.node][0] += self.spec.cpu_request
             self.free[pod.node][1] += self.spec.memory_request_bytes
         self.pods = [p for p in self.pods if p is not pod]
         for waiting in [p for p in self.pods if p.node is None and p.deleted_s is None]:
             self._bind(waiting)
+
+    def pod_seconds(self) -> float:
+        """Seconds of pods bound to a node (their requests reserved there), summed: what the run cost."""
+        bound = [p for p in self.pods if p.node is not None]
+        return self.pod_seconds_done + sum(self.t - max(p.bound_s, 0.0) for p in bound)
 
     # ---- the time series
     def _on_record(self, _: Any) -> None:
@@ -348,6 +368,7 @@ class Engine:
             "response_time_s": counts["response_time_s"], "cpu_cores": counts["cpu_cores"],
             "memory_mb": round(sum(self.pss[len(p.jobs)] for p in self.pods if p.running(self.t)), 1),
             "hpa_utilization": "" if self.controller.utilization is None else self.controller.utilization,
+            "hpa_inflight": "" if self.controller.metric is None else self.controller.metric,
             "hpa_desired": "" if self.desired is None else self.desired})
         self._push(self.t + width, "record", None)
 

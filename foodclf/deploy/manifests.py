@@ -10,7 +10,10 @@ From the rendered objects, the Deployment and the HorizontalPodAutoscaler that t
 :class:`DeploymentSpec`: the container's CPU and memory requests and limits, the HPA's min/max
 replicas, CPU target and scaling behavior (Kubernetes' defaults where the manifest says
 nothing), and the startup and readiness probes' timings. ``autoscaling/v1`` (the report's
-``targetCPUUtilizationPercentage``) and ``autoscaling/v2`` are both read. Schema validity is the
+``targetCPUUtilizationPercentage``) and ``autoscaling/v2`` are both read. A v2 ``Pods`` metric
+(overlay ``hpa-inflight``) is read with the prometheus-adapter rule that serves it (a ConfigMap
+among the rendered objects): the simulation models the rule's in-flight requests per pod,
+``rate(ts_inference_latency_microseconds[W]) / 1e6``, and refuses another query. Schema validity is the
 tests' job (kubernetes-validate); this module checks what the simulation relies on and names
 the manifest and field that is wrong.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,18 +36,25 @@ from foodclf.deploy.spec import (
     DEFAULT_SCALE_DOWN,
     DEFAULT_SCALE_UP,
     DeploymentSpec,
+    PodsMetric,
     Probe,
     ScalingPolicy,
     ScalingRules,
     parse_cpu,
     parse_memory,
+    parse_quantity,
 )
 from foodclf.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-# The report's two deployments, as overlays of foodclf/deploy/k8s/overlays/.
-VARIANTS = ("hpa", "hpa+")
+# The report's two deployments and one scaled on in-flight requests, as overlays of foodclf/deploy/k8s/overlays/.
+VARIANTS = ("hpa", "hpa+", "hpa-inflight")
+# The one custom-metric signal the simulation models (foodclf.deploy.prometheus): TorchServe's
+# summed request latency, whose rate is the mean number of requests in flight (Little's law).
+INFLIGHT_SERIES = "ts_inference_latency_microseconds"
+_RATE_WINDOW = re.compile(r"rate\(.*\[(\d+)([smh])\]\)")
+_PER_MICROSECOND = re.compile(r"/\s*(1e6|1000000)\b")
 KUBECTL_TIMEOUT_S = 60
 
 
@@ -128,6 +139,10 @@ def load_deployment(path: str | os.PathLike, kubectl: str | None = "auto") -> De
     if not 1 <= min_replicas <= max_replicas:
         raise SchemaError(f"{path}: HPA needs 1 <= minReplicas <= maxReplicas, got {min_replicas} and {max_replicas}")
     behavior = hpa["spec"].get("behavior") or {}
+    cpu_target, pods_metric = _cpu_target(hpa), _pods_metric(hpa, docs, path)
+    if cpu_target is None and pods_metric is None:
+        raise SchemaError(f"{path}: the HPA has neither a CPU Utilization metric nor a Pods metric; the "
+                          "simulation models those two")
     return DeploymentSpec(
         name=variant_name(path),
         path=str(path),
@@ -137,11 +152,12 @@ def load_deployment(path: str | os.PathLike, kubectl: str | None = "auto") -> De
         memory_limit_bytes=parse_memory(limits["memory"], f"{where} limits.memory") if "memory" in limits else None,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        target_cpu_utilization=_cpu_target(hpa, path),
+        target_cpu_utilization=cpu_target,
         scale_up=_rules(behavior.get("scaleUp"), DEFAULT_SCALE_UP, f"{path}: behavior.scaleUp"),
         scale_down=_rules(behavior.get("scaleDown"), DEFAULT_SCALE_DOWN, f"{path}: behavior.scaleDown"),
         readiness=_probe(container.get("readinessProbe")),
         startup=_probe(container.get("startupProbe")),
+        pods_metric=pods_metric,
     )
 
 
@@ -162,7 +178,7 @@ def _get(doc: dict, dotted: str, path: Path, kind: type) -> Any:
     return value
 
 
-def _cpu_target(hpa: dict, path: Path) -> float:
+def _cpu_target(hpa: dict) -> float | None:
     spec = hpa["spec"]
     if "targetCPUUtilizationPercentage" in spec:  # autoscaling/v1, as in the report
         return float(spec["targetCPUUtilizationPercentage"])
@@ -173,7 +189,53 @@ def _cpu_target(hpa: dict, path: Path) -> float:
             return float(target["averageUtilization"])
     if hpa.get("apiVersion") == "autoscaling/v1":
         return 80.0  # v1's default target when the field is absent
-    raise SchemaError(f"{path}: the HPA has no CPU Utilization metric; the simulation models CPU scaling only")
+    return None
+
+
+def _pods_metric(hpa: dict, docs: list[dict], path: Path) -> PodsMetric | None:
+    """The HPA's Pods metric with the adapter rule that serves it, or None when it has none."""
+    found = [m for m in hpa["spec"].get("metrics") or [] if m.get("type") == "Pods"]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise SchemaError(f"{path}: the HPA has {len(found)} Pods metrics; the simulation models one")
+    pods = found[0].get("pods") or {}
+    name = (pods.get("metric") or {}).get("name")
+    target = pods.get("target") or {}
+    if target.get("type") != "AverageValue" or "averageValue" not in target:
+        raise SchemaError(f"{path}: the HPA's Pods metric {name!r} needs target.type AverageValue and an "
+                          "averageValue (requests in flight per pod)")
+    value = parse_quantity(target["averageValue"], f"{path}: Pods metric {name!r} target.averageValue")
+    if value <= 0:
+        raise SchemaError(f"{path}: Pods metric {name!r} target.averageValue must be more than 0, got {value}")
+    return PodsMetric(name=name, target=value, rate_window_s=_rate_window_s(_adapter_rule(docs, name, path), path))
+
+
+def _adapter_rule(docs: list[dict], metric: str, path: Path) -> dict:
+    """The prometheus-adapter rule (in a ConfigMap's config.yaml) whose name.as is ``metric``."""
+    for doc in docs:
+        if doc.get("kind") != "ConfigMap" or "config.yaml" not in (doc.get("data") or {}):
+            continue
+        try:
+            config = yaml.safe_load(doc["data"]["config.yaml"]) or {}
+        except yaml.YAMLError as e:
+            raise SchemaError(f"{path}: ConfigMap {doc['metadata'].get('name')} config.yaml is not YAML ({e})") from e
+        for rule in config.get("rules") or []:
+            if (rule.get("name") or {}).get("as") == metric:
+                return rule
+    raise SchemaError(f"{path}: no prometheus-adapter rule names the HPA's Pods metric {metric!r}: add a "
+                      "ConfigMap with config.yaml rules (name.as: the metric) to the overlay")
+
+
+def _rate_window_s(rule: dict, path: Path) -> float:
+    """The rate() range of an in-flight rule; another query is refused, as the simulation cannot model it."""
+    series, query = str(rule.get("seriesQuery", "")), str(rule.get("metricsQuery", ""))
+    window = _RATE_WINDOW.search(query)
+    if INFLIGHT_SERIES not in series or window is None or not _PER_MICROSECOND.search(query):
+        raise SchemaError(f"{path}: the adapter rule {(rule.get('name') or {}).get('as')!r} must be requests in "
+                          f"flight, rate({INFLIGHT_SERIES}[W]) / 1e6 (its seriesQuery {series!r}, metricsQuery "
+                          f"{query!r}); the simulation models no other custom metric")
+    return float(window.group(1)) * {"s": 1, "m": 60, "h": 3600}[window.group(2)]
 
 
 def _rules(given: dict | None, default: ScalingRules, where: str) -> ScalingRules:

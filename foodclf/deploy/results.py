@@ -52,14 +52,15 @@ def load_simulation(path: str | os.PathLike) -> Simulation:
 def format_table(results: Sequence[SimulationResult | Simulation]) -> str:
     """The report's deployment table: one row per model × deployment, then the load each model's
     simulations ran under (foodclf.deploy.load)."""
-    head = (f"{'model':<16} {'deployment':<18} {'CPU (cores)':>11} {'Memory (KB)':>12} {'Resp. (s)':>9} "
-            f"{'p95 (s)':>8} {'Trans. rate':>11} {'Failed':>7} {'Max pods':>8}")
+    head = (f"{'model':<16} {'deployment':<23} {'CPU (cores)':>11} {'Memory (KB)':>12} {'Resp. (s)':>9} "
+            f"{'p95 (s)':>8} {'Trans. rate':>11} {'Failed':>7} {'Max pods':>8} {'Pod-s':>7}")
     lines = [head, "-" * len(head)]
     for r in results:
         s = r.summary
         rt, p95 = (_seconds(x) for x in (s.response_time_s, s.p95_s))
-        lines.append(f"{r.model:<16} {r.deployment:<18} {s.cpu_cores:>11.3f} {s.memory_kb:>12.0f} {rt:>9} "
-                     f"{p95:>8} {s.transaction_rate:>11.2f} {s.failures:>7d} {s.max_replicas:>8d}")
+        lines.append(f"{r.model:<16} {r.deployment:<23} {s.cpu_cores:>11.3f} {s.memory_kb:>12.0f} {rt:>9} "
+                     f"{p95:>8} {s.transaction_rate:>11.2f} {s.failures:>7d} {s.max_replicas:>8d} "
+                     f"{_pod_seconds(s.pod_seconds):>7}")
     loads = {r.model: r.load for r in results}  # one load per model: its deployments share it
     lines += [""] + [f"{model}: {load_line(load)}" for model, load in loads.items()]
     return "\n".join(lines)
@@ -88,12 +89,18 @@ def _verdict(best, other) -> str:
     return (f"{head}: p95 {_seconds(b.p95_s)} vs {_seconds(o.p95_s)} s{_change(b.p95_s, o.p95_s)}, "
             f"mean {_seconds(b.response_time_s)} vs {_seconds(o.response_time_s)} s, "
             f"failures {b.failures} vs {o.failures}; at most {b.max_replicas} vs {o.max_replicas} pods, "
+            f"{_pod_seconds(b.pod_seconds)} vs {_pod_seconds(o.pod_seconds)} pod-seconds"
+            f"{_change(b.pod_seconds, o.pod_seconds)}, "
             f"mean memory {b.memory_kb / 2**20:.2f} vs {o.memory_kb / 2**20:.2f} GiB"
             f"{_change(b.memory_kb, o.memory_kb)}")
 
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _pod_seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def _or_inf(value: float | None) -> float:

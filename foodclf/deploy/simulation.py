@@ -75,8 +75,8 @@ def simulate(capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
 
 def summarize(engine: Engine) -> SimulationSummary:
     """The report's table over the whole run: mean CPU cores and memory of all pods together,
-    siege's transaction rate and response time (mean, p50, p95, p99), failures; the busiest
-    stage's CPU and memory too."""
+    siege's transaction rate and response time (mean, p50, p95, p99), failures, pod-seconds; the
+    busiest stage's CPU and memory too."""
     tally = engine.tally
     stages = tally.stage_rows
     total_s = sum(s.duration_s for s in stages)
@@ -97,4 +97,5 @@ def summarize(engine: Engine) -> SimulationSummary:
         replica_pss_mb_peak=round(engine.pss[engine.busiest_replica_jobs], 1),
         availability=round(successes / (successes + failures), 6) if successes + failures else None,
         duration_s=round(total_s, 3),
+        pod_seconds=round(engine.pod_seconds(), 1),
     )

@@ -42,6 +42,16 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class PodsMetric:
+    """An HPA ``Pods`` metric with an ``AverageValue`` target, served by prometheus-adapter from
+    TorchServe's counters. The simulation models one such signal: requests in flight per pod by
+    Little's law, ``rate(ts_inference_latency_microseconds[window]) / 1e6``."""
+    name: str                 # the custom metric's name, as the adapter's rule exposes it
+    target: float             # the HPA's target.averageValue per pod
+    rate_window_s: float      # the rule's rate() range, e.g. [1m]
+
+
+@dataclass(frozen=True)
 class DeploymentSpec:
     """What the HPA simulation reads from one manifest file."""
     name: str                       # the variant, e.g. "deployment_hpa+" (foodclf.deploy.manifests.variant_name)
@@ -52,11 +62,12 @@ class DeploymentSpec:
     memory_limit_bytes: float | None
     min_replicas: int
     max_replicas: int
-    target_cpu_utilization: float  # percent of the CPU request
+    target_cpu_utilization: float | None  # percent of the CPU request; None: no CPU metric
     scale_up: ScalingRules = DEFAULT_SCALE_UP
     scale_down: ScalingRules = DEFAULT_SCALE_DOWN
     readiness: Probe | None = None
     startup: Probe | None = None
+    pods_metric: PodsMetric | None = None  # scaled on in-flight requests too (or instead)
 
     def with_replicas(self, minimum: int, maximum: int) -> DeploymentSpec:
         return replace(self, min_replicas=minimum, max_replicas=maximum)

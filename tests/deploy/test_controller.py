@@ -2,6 +2,8 @@
 following Kubernetes' replica calculator and behavior code."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from foodclf.deploy.controller import (
     IGNORED,
     MISSING,
@@ -9,14 +11,18 @@ from foodclf.deploy.controller import (
     UNREADY,
     ControllerState,
     PodView,
+    classify_for_metric,
     classify_pod,
+    mean_milli,
+    metric_replica_proposal,
     rate_limited,
     reconcile,
     replica_proposal,
     stabilize,
     utilization_percent,
+    wanted_replicas,
 )
-from foodclf.deploy.spec import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DeploymentSpec, fixed_replicas
+from foodclf.deploy.spec import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DeploymentSpec, PodsMetric, fixed_replicas
 
 UP, DOWN = DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN
 
@@ -134,3 +140,59 @@ def test_reconcile_clamps_a_count_outside_min_max_and_remembers_events():
     assert reconcile(state, spec, 5, [pod(0.0)] * 5, now=330.0) == 2
 
 
+
+
+# ---- a Pods metric (requests in flight): Kubernetes' GetMetricReplicas ----------------------------
+def inflight(value: float | None, **kw) -> PodView:
+    return PodView(request_cores=1.0, metric_value=value, **kw)
+
+
+def test_a_pods_metric_scales_in_proportion_outside_the_tolerance():
+    assert metric_replica_proposal([inflight(1.05)] * 3, 1.0, current=3) == (3, 1.05)
+    assert metric_replica_proposal([inflight(2.0)] * 3, 1.0, current=3) == (6, 2.0)
+    # Milli-units: the adapter truncates 1.0996 to 1099m; the mean is Go's integer division.
+    assert metric_replica_proposal([inflight(1.0996)] * 3, 1.0, current=3) == (3, 1.099)
+    assert metric_replica_proposal([inflight(0.5), inflight(0.6), inflight(0.7)], 1.0, current=3) == (2, 0.6)
+    assert mean_milli([1, 1, 2]) == 1
+    assert metric_replica_proposal([inflight(3.0)] * 2, 1.5, current=2) == (4, 3.0)
+
+
+def test_for_a_pods_metric_readiness_and_age_do_not_matter_only_pending_and_values():
+    young_unready = inflight(2.0, ready=False, start_s=0.0)
+    assert classify_pod(PodView(request_cores=1.0, sample_cores=2.0, ready=False, start_s=0.0), now=10.0) == UNREADY
+    assert classify_for_metric(young_unready) == READY
+    assert classify_for_metric(inflight(2.0, pending=True)) == UNREADY
+    assert classify_for_metric(inflight(None)) == MISSING
+    assert classify_for_metric(inflight(2.0, deleting=True)) == IGNORED
+    assert metric_replica_proposal([inflight(None), inflight(None, pending=True)], 1.0, current=2) is None
+
+
+def test_a_pods_metric_counts_pending_pods_at_zero_on_a_scale_up():
+    # 2 x 2.0 in flight and 2 pending: [2000, 2000, 0, 0] m averages 1000 m, the target: keep 4.
+    assert metric_replica_proposal([inflight(2.0)] * 2 + [inflight(None, pending=True)] * 2, 1.0,
+                                   current=4) == (4, 2.0)
+    # Scaling down, pending pods are left out: 2 x 0.4 -> ceil(0.4 x 2) = 1.
+    assert metric_replica_proposal([inflight(0.4)] * 2 + [inflight(None, pending=True)], 1.0, current=3) == (1, 0.4)
+
+
+def test_a_pods_metric_counts_pods_without_values_as_the_target_down_and_zero_up():
+    # Down: [200, 200, 1000] m -> 466 m -> ceil(0.466 x 3) = 2.
+    assert metric_replica_proposal([inflight(0.2)] * 2 + [inflight(None)], 1.0, current=3) == (2, 0.2)
+    # Up: [3000, 3000, 0] m -> 2000 m -> ceil(2 x 3) = 6.
+    assert metric_replica_proposal([inflight(3.0)] * 2 + [inflight(None)], 1.0, current=3) == (6, 3.0)
+    # A recount that flips direction keeps the count: 1.2 up, but [1200, 0, 0] m is 0.4 down.
+    assert metric_replica_proposal([inflight(1.2), inflight(None), inflight(None)], 1.0, current=3) == (3, 1.2)
+
+
+def test_several_metrics_take_the_largest_proposal_and_never_scale_down_on_missing_ones():
+    both = replace(fixed_replicas(1).with_replicas(1, 10), target_cpu_utilization=40.0,
+                   pods_metric=PodsMetric("inflight", 1.0, 60.0))
+    state = ControllerState()
+    pods = [PodView(request_cores=1.0, sample_cores=0.8, metric_value=3.0)] * 2  # CPU says 4, in flight 6
+    assert wanted_replicas(state, both, 2, pods, now=1000.0) == 6
+    assert (state.utilization, state.metric) == (80, 3.0)
+    no_inflight = [PodView(request_cores=1.0, sample_cores=0.1)] * 2  # CPU says 1, in flight unknown
+    assert wanted_replicas(state, both, 2, no_inflight, now=1000.0) is None
+    only = replace(both, target_cpu_utilization=None)
+    assert wanted_replicas(ControllerState(), only, 2, no_inflight, now=1000.0) is None
+    assert reconcile(ControllerState(), only, 2, pods, now=1000.0) == 6

@@ -2,13 +2,15 @@
 closed-loop users, processor-sharing replicas, the HPA scaling, nodes filling up."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from foodclf.deploy.cluster import Cluster, SimulationSettings
 from foodclf.deploy.manifests import load_deployment, overlay_dir
 from foodclf.deploy.results import format_table
 from foodclf.deploy.simulation import simulate
-from foodclf.deploy.spec import fixed_replicas
+from foodclf.deploy.spec import PodsMetric, fixed_replicas
 from foodclf.loadtest.profiles import Stage, parse_profile
 
 
@@ -98,3 +100,34 @@ def test_challenge_profile_on_both_deployments(capacity, tmp_path):
     assert "CPU (cores)" in table[0] and "Memory (KB)" in table[0] and "Failed" in table[0]
     assert table[2].split()[:2] == ["tiny", "deployment_hpa"] and table[3].split()[:2] == ["tiny", "deployment_hpa+"]
 
+
+
+# ---- hpa-inflight: the HPA on requests in flight per pod ----------------------------------------
+def test_the_inflight_signal_is_the_requests_inside_a_pod(capacity):
+    spec = replace(fixed_replicas(2), pods_metric=PodsMetric("inflight", 1.0, 60.0))
+    result = simulate(capacity, spec, [Stage(300.0, 8, 0.0)])
+    # Users without a delay always have one request inside: 8 users on 2 pods is 4 a pod.
+    assert all(r["hpa_inflight"] == pytest.approx(4.0, rel=0.05) for r in result.rows if r["t_s"] > 90)
+    assert all(r["hpa_inflight"] == "" for r in result.rows if r["t_s"] < 30)  # a rate needs two scrapes
+    assert result.summary.pod_seconds == 600.0  # two pods, bound all along
+
+
+def test_the_inflight_deployment_scales_up_on_the_queue_and_down_after_the_window(capacity):
+    spec = load_deployment(overlay_dir("hpa-inflight"))
+    result = simulate(capacity, spec, [Stage(300.0, 30, 0.5), Stage(600.0, 1, 100.0)])
+    rows = result.rows
+    assert all(r["replicas"] == 1 for r in rows if r["t_s"] < 30)  # the first sync has one sample only
+    assert max(r["replicas"] for r in rows) == 10
+    assert all(r["replicas"] == 10 for r in rows if 300 < r["t_s"] <= 600)
+    assert rows[-1]["replicas"] == 1 and result.summary.failures == 0
+
+
+def test_a_few_busy_users_keep_ten_cpu_scaled_pods_and_three_inflight_scaled_ones(capacity):
+    """The curve's replica uses 1.56 cores for one request: the CPU target (40 % of 1 core) asks
+    for 12 pods where 3 users keep 3 requests in flight."""
+    stages = [Stage(600.0, 3, 0.0)]
+    cpu, inflight = (simulate(capacity, load_deployment(overlay_dir(v)), stages).summary
+                     for v in ("hpa+", "hpa-inflight"))
+    assert (cpu.max_replicas, inflight.max_replicas) == (10, 3)
+    assert inflight.pod_seconds < cpu.pod_seconds / 3
+    assert inflight.p95_s < cpu.p95_s * 1.1  # three pods for three users: hardly a queue

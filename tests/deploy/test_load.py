@@ -41,7 +41,8 @@ def fast_model(tmp_path):
 
 
 def test_peak_load_8_saturates_hpa_and_hpa_plus_copes(fast_model, capsys):
-    assert simulate_main(["--capacity", str(fast_model), "--peak-load", "8", "--no-plot"]) == 0
+    assert simulate_main(["--capacity", str(fast_model), "--peak-load", "8", "--no-plot",
+                          "--manifest", str(overlay_dir("hpa")), "--manifest", str(overlay_dir("hpa+"))]) == 0
     out = capsys.readouterr().out
     sims = read_simulations(fast_model.parent)
     hpa, plus = sims["deployment_hpa"], sims["deployment_hpa+"]

@@ -1,18 +1,22 @@
 """The Kubernetes manifests: the packaged kustomize overlays rendered by a real kubectl, validated
 offline against Kubernetes' schemas (kubernetes-validate), checked for the report's numbers and
-their cross-references; foodclf's own reader against kubectl; foodclf.deploy.manifests."""
+their cross-references; the in-flight overlay's metric path (HPA, prometheus-adapter rule, metrics
+port); foodclf's own reader against kubectl; foodclf.deploy.manifests."""
 from __future__ import annotations
 
 import configparser
 import copy
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import ts
+import yaml
 
 from foodclf.deploy.manifests import k8s_dir, load_deployment, overlay_dir, render
-from foodclf.deploy.spec import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Probe, parse_quantity
+from foodclf.deploy.spec import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, PodsMetric, Probe, parse_quantity
 from foodclf.errors import SchemaError
 from foodclf.serve.properties import DEFAULT_CONFIG, read_properties
 
@@ -142,7 +146,7 @@ def key(obj: dict) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
-@pytest.mark.parametrize("directory", ["base", "overlays/hpa", "overlays/hpa+"])
+@pytest.mark.parametrize("directory", ["base", "overlays/hpa", "overlays/hpa+", "overlays/hpa-inflight"])
 def test_the_reader_without_kubectl_renders_what_kubectl_renders(directory, kubectl):
     ours = sorted(render(k8s_dir() / directory, kubectl=None), key=key)
     assert ours == sorted(render(k8s_dir() / directory, kubectl), key=key)
@@ -251,3 +255,129 @@ def test_parse_quantity(text, value):
 def test_parse_quantity_rejects_nonsense():
     with pytest.raises(SchemaError, match="quantity"):
         parse_quantity("2 GB")
+
+
+# ---- hpa-inflight: scaled on requests in flight (a Pods metric served by prometheus-adapter) -----
+INFLIGHT_METRIC = "torchserve_inflight_requests"
+
+
+@pytest.fixture(scope="module")
+def inflight(kubectl) -> list[dict]:
+    return render(overlay_dir("hpa-inflight"), kubectl)
+
+
+def adapter_rules(objects: list[dict]) -> list[dict]:
+    (config_map,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    return yaml.safe_load(config_map["data"]["config.yaml"])["rules"]
+
+
+def test_the_inflight_overlay_validates_and_scales_on_the_adapters_metric(inflight):
+    assert sorted(o["kind"] for o in inflight) == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler",
+                                                   "NetworkPolicy", "Service"]
+    for obj in inflight:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+    objects = {o["kind"]: o for o in inflight}
+    (metric,) = objects["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    assert metric == {"type": "Pods", "pods": {"metric": {"name": INFLIGHT_METRIC},
+                                               "target": {"type": "AverageValue", "averageValue": "1"}}}
+    (rule,) = [r for r in adapter_rules(inflight) if r["name"]["as"] == INFLIGHT_METRIC]
+    # The series is a counter TorchServe exports, in microseconds (its own metrics config says so).
+    ts_config = yaml.safe_load((Path(ts.__file__).parent / "configs" / "metrics.yaml").read_text())
+    counters = {c["name"]: c["unit"] for c in ts_config["ts_metrics"]["counter"]}
+    assert counters["ts_inference_latency_microseconds"] == "Microseconds"
+    assert rule["seriesQuery"].startswith("ts_inference_latency_microseconds{")
+    # A rate over a window, per pod, in seconds: never the raw counter, which only grows.
+    assert rule["metricsQuery"] == "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>) / 1000000"
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+
+
+def test_the_inflight_overlay_is_hpa_plus_with_its_metrics_port_open_to_prometheus_only(inflight, kubectl):
+    plus = by_kind(render(overlay_dir("hpa+"), kubectl))
+    objects = by_kind([o for o in inflight if o["kind"] != "ConfigMap"])
+    c = container(objects)
+    env = {e["name"]: e["value"] for e in c["env"]}
+    port = int(env.pop("TS_METRICS_ADDRESS").rsplit(":", 1)[1])
+    assert read_properties(DEFAULT_CONFIG)["metrics_mode"] == "prometheus"
+    (declared,) = [p for p in c["ports"] if p["name"] == "metrics"]
+    assert declared["containerPort"] == port == 8082
+    annotations = objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+                           "prometheus.io/path": "/metrics"}
+    service_rule, metrics_rule = objects["NetworkPolicy"]["spec"]["ingress"]
+    assert metrics_rule == {"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": port}]}
+    (service_port,) = objects["Service"]["spec"]["ports"]
+    assert service_port["targetPort"] == "inference"  # the metrics port is never published
+    # Everything else is hpa+ as it is.
+    objects["HorizontalPodAutoscaler"]["spec"]["metrics"] = plus["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    c["env"] = [e for e in c["env"] if e["name"] != "TS_METRICS_ADDRESS"]
+    c["ports"].remove(declared)
+    del objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    objects["NetworkPolicy"]["spec"]["ingress"] = [service_rule]
+    assert objects == plus
+
+
+def test_load_deployment_reads_the_inflight_target_with_and_without_kubectl(kubectl):
+    spec = load_deployment(overlay_dir("hpa-inflight"), kubectl)
+    plus = load_deployment(overlay_dir("hpa+"), kubectl)
+    assert spec == replace(plus, name="deployment_hpa-inflight", path=str(overlay_dir("hpa-inflight")),
+                           target_cpu_utilization=None,
+                           pods_metric=PodsMetric(name=INFLIGHT_METRIC, target=1.0, rate_window_s=60.0))
+    assert load_deployment(overlay_dir("hpa-inflight"), kubectl=None) == spec
+
+
+INFLIGHT_STYLE = REPORT_STYLE.replace("""apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: ml-app-hpa}
+spec:
+  maxReplicas: 10
+  minReplicas: 1
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ml-app-hpa}
+  targetCPUUtilizationPercentage: 40
+""", """apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: ml-app-hpa}
+spec:
+  maxReplicas: 10
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ml-app-hpa}
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: inflight}
+      target: {type: AverageValue, averageValue: 1500m}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: rules}
+data:
+  config.yaml: |
+    rules:
+    - seriesQuery: 'ts_inference_latency_microseconds{pod!=""}'
+      name: {as: inflight}
+      metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[30s])) by (<<.GroupBy>>) / 1e6'
+""")
+
+
+def test_a_pods_metric_is_read_with_its_adapter_rule(tmp_path):
+    path = tmp_path / "inflight.yaml"
+    path.write_text(INFLIGHT_STYLE)
+    spec = load_deployment(path)
+    assert spec.pods_metric == PodsMetric(name="inflight", target=1.5, rate_window_s=30.0)
+    assert spec.target_cpu_utilization is None
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("name: {as: inflight}", "name: {as: other}"), "no prometheus-adapter rule"),
+    (lambda t: t.replace("sum(rate(<<.Series>>{<<.LabelMatchers>>}[30s]))", "sum(<<.Series>>{<<.LabelMatchers>>})"),
+     "requests in flight"),
+    (lambda t: t.replace("ts_inference_latency_microseconds", "ts_queue_latency_microseconds"), "requests in flight"),
+    (lambda t: t.replace(" / 1e6", ""), "requests in flight"),
+    (lambda t: t.replace("type: AverageValue, averageValue: 1500m", "type: Value, value: 2"), "AverageValue"),
+    (lambda t: t.replace("averageValue: 1500m", "averageValue: 0"), "more than 0"),
+    (lambda t: t.replace("type: Pods\n    pods:", "type: External\n    external:"), "neither a CPU"),
+])
+def test_a_bad_pods_metric_names_what_is_wrong(tmp_path, edit, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(edit(INFLIGHT_STYLE))
+    with pytest.raises(SchemaError, match=message):
+        load_deployment(path)

@@ -69,10 +69,11 @@ def test_simulate_command_uses_the_packaged_overlays(capacity_file, capsys, load
                         "--no-plot"]) == 0
     out = capsys.readouterr().out
     sims = capacity_file.parent / "simulations"
-    assert {p.name for p in sims.iterdir()} == {"deployment_hpa.json", "deployment_hpa.csv",
-                                                "deployment_hpa+.json", "deployment_hpa+.csv"}
-    assert "deployment_hpa+" in out and "Trans. rate" in out
+    assert {p.name for p in sims.iterdir()} == {f"deployment_{v}.{ext}" for v in ("hpa", "hpa+", "hpa-inflight")
+                                                for ext in ("json", "csv")}
+    assert "deployment_hpa-inflight" in out and "Trans. rate" in out and "Pod-s" in out
     found = read_simulations(capacity_file.parent)
-    assert list(found) == ["deployment_hpa", "deployment_hpa+"]
+    assert list(found) == ["deployment_hpa", "deployment_hpa+", "deployment_hpa-inflight"]
+    assert all(s.summary.pod_seconds > 0 for s in found.values())
     assert found["deployment_hpa"].plot is None
     assert found["deployment_hpa"].summary.max_replicas <= 5 and found["deployment_hpa+"].summary.max_replicas <= 10

@@ -149,6 +149,6 @@ def test_every_stage_runs_from_the_wheel(installed):
     stage("compare", run, run / "variants" / "run-onnx", "--out", work / "report")
     assert (run / "metrics.json").is_file() and (run / "variants" / "run-onnx" / "metrics.json").is_file()
     simulated = sorted(p.name for p in (run / "simulations").glob("*.json"))
-    assert simulated == ["deployment_hpa+.json", "deployment_hpa.json"]  # the packaged overlays
+    assert simulated == ["deployment_hpa+.json", "deployment_hpa-inflight.json", "deployment_hpa.json"]
     report = (work / "report" / "report.html").read_text()
     assert "run-onnx" in report and "deployment_hpa+" in report
