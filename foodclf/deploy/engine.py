@@ -107,6 +107,9 @@ class Engine:
         c = settings.cluster
         self.free = [[c.node_cpu, c.node_memory_bytes] for _ in range(c.nodes)]
         self.pods: list[_Pod] = []
+        self._running: list[_Pod] = []   # _states' answer, valid until _states_until
+        self._ready: list[_Pod] = []
+        self._states_until = -math.inf
         self.replicas = 0
         self.controller = ControllerState()
         self.desired = None
@@ -164,7 +167,7 @@ class Engine:
 
     def _next_completion(self) -> tuple[_Pod | None, float]:
         best, best_t, rate = None, math.inf, self.rate
-        for pod in self.pods:  # the hot loop: locals, no method calls
+        for pod in self._states(self.t)[0]:  # the hot loop (only running pods hold requests): locals
             n = len(pod.jobs)
             if n and rate[n] > 0:
                 t = (pod.jobs[0][0] - pod.attained) * n / rate[n]
@@ -177,23 +180,35 @@ class Engine:
         if dt <= 0:
             return
         memory = used = 0.0
-        ready = 0
         rate, cpu, pss = self.rate, self.cpu, self.pss
         busiest = self.busiest_replica_jobs
-        for pod in self.pods:  # the hot loop: _Pod.running and .ready inlined
+        running, ready = self._states(now)
+        for pod in running:  # the hot loop: locals, no method calls
             n = len(pod.jobs)
             if n:
                 pod.attained += dt * rate[n] / n
                 pod.cpu_seconds += dt * cpu[n]
                 used += dt * cpu[n]
-            if not pod.gone and now >= pod.started_s:
-                memory += pss[n]
-                busiest = n if n > busiest else busiest
-            if pod.deleted_s is None and now >= pod.ready_s:
-                ready += 1
-        self.tally.accrue(dt, used, memory, self.replicas, ready)
+            memory += pss[n]
+            busiest = n if n > busiest else busiest
+        self.tally.accrue(dt, used, memory, self.replicas, len(ready))
         self.busiest_replica_jobs = busiest
         self.t = t
+
+    def _states(self, t: float) -> tuple[list[_Pod], list[_Pod]]:
+        """The running pods and the ready ones at ``t``, in pod order. They change only when a pod
+        is added, bound, deleted or removed, or when one's start or ready time passes: kept until
+        then, so that every event does not test every pod (time only moves forward)."""
+        if t < self._states_until:
+            return self._running, self._ready
+        self._running = [p for p in self.pods if p.running(t)]
+        self._ready = [p for p in self.pods if p.ready(t)]
+        later = [x for p in self.pods for x in (p.started_s, p.ready_s) if x > t]
+        self._states_until = min(later, default=math.inf)
+        return self._running, self._ready
+
+    def _pods_changed(self) -> None:
+        self._states_until = -math.inf
 
     # ---- requests
     def _on_send(self, data: tuple[int, int]) -> None:
@@ -202,7 +217,7 @@ class Engine:
             return  # a wake-up from before a stage change or from a user who left
         request = _Request(user, self.t)
         self.user_request[user] = request
-        endpoints = [p for p in self.pods if p.ready(self.t)]
+        endpoints = self._states(self.t)[1]
         pod = self.rng.choice(endpoints) if endpoints else None
         if pod is None or self.t < pod.up_s or len(pod.jobs) >= self.s.queue_size:
             self._fail(request, self.t + FAILED_REQUEST_S)  # refused, or 503 from a full queue
@@ -314,6 +329,7 @@ class Engine:
                                                 -p.created_s))
             for pod in order[:len(live) - desired]:
                 pod.deleted_s = self.t
+                self._pods_changed()
                 if not pod.jobs:
                     self._remove(pod)
         self.replicas = desired
@@ -321,6 +337,7 @@ class Engine:
     def _new_pod(self) -> _Pod:
         pod = _Pod(len(self.pods), self.t)
         self.pods.append(pod)
+        self._pods_changed()
         return pod
 
     def _bind(self, pod: _Pod, settle: bool = False) -> bool:
@@ -330,6 +347,7 @@ class Engine:
         self.free[node][0] -= self.spec.cpu_request
         self.free[node][1] -= self.spec.memory_request_bytes
         pod.node, pod.bound_s = node, self.t
+        self._pods_changed()
         if settle:  # started long ago: ready, and past the HPA's CPU initialisation period
             pod.bound_s = -1e9
             pod.started_s = pod.up_s = pod.ready_s = -1e9
@@ -346,6 +364,7 @@ class Engine:
             self.free[pod.node][0] += self.spec.cpu_request
             self.free[pod.node][1] += self.spec.memory_request_bytes
         self.pods = [p for p in self.pods if p is not pod]
+        self._pods_changed()
         for waiting in [p for p in self.pods if p.node is None and p.deleted_s is None]:
             self._bind(waiting)
 
