@@ -3,6 +3,7 @@
 
     python scripts/check_hpa_sim.py RUN_DIR [--stage 10:1 --stage 4:0.2] [--stage-duration 60s]
     python scripts/check_hpa_sim.py --mar model-store/NAME.mar --replicas 1,2,4 [--cpu-scale 0.2]
+    python scripts/check_hpa_sim.py --mar model-store/NAME.mar --scaling [--time-scale 0.25 --peak-load 2]
 
 Archives the run (or takes --mar), serves it with one TorchServe on 127.0.0.1, measures its
 capacity curve (users 1, 2, 4, 8 without delay), load-tests each --stage USERS:DELAY for real,
@@ -19,6 +20,14 @@ capacity is measured through the balancer under that quota, before and after; th
 the stages run with N times their users (a --stage's users are per replica) and are compared
 with the simulation of N fixed replicas under the same scaled limit: rate, response time and
 failures, one row per N and stage.
+
+With --scaling: the hpa overlay's HPA (foodclf.deploy.controller, as the simulation runs it)
+scales such replicas during the --profile shrunk by --time-scale, its users scaled so that the
+busiest stage asks --peak-load replicas' capacity (foodclf.deploy.local.scaling says what is
+time-scaled and what is measured); the replica count at every controller tick, and rate and
+response time per stage, are compared with the simulation of the same run (scaling.json and
+scaling.png in --out). Exit status 1 when a tick's count differs by more than one replica or the
+run's transaction rate by more than --tolerance.
 """
 import argparse
 import sys
@@ -33,12 +42,14 @@ from foodclf.contracts.loadtest import LoadTest
 from foodclf.data.sample import draw_sample
 from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean_capacity
 from foodclf.deploy.check import compare_with_loadtest
+from foodclf.deploy.load import scale_to_peak_load
+from foodclf.deploy.local import scaling
 from foodclf.deploy.local.fixed import MachineLoad, measure_fixed
 from foodclf.deploy.local.replicas import CPU_SCALE, ReplicaSet, scaled_cpu
 from foodclf.deploy.manifests import load_deployment, overlay_dir
 from foodclf.errors import FoodclfError
 from foodclf.io import atomic_write_json
-from foodclf.loadtest.profiles import make_stage, parse_duration
+from foodclf.loadtest.profiles import make_stage, parse_duration, parse_profile
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.machine import machine_line
 from foodclf.serve.archive import archive_run
@@ -87,6 +98,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "4 replicas of a 2-CPU limit take 1.6 of 2 cores)")
     parser.add_argument("--balance", default="random(1)",
                         help="HAProxy's balance algorithm (default random(1), as kube-proxy picks an endpoint)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="let the HPA scale real replicas through a time-scaled profile (see above)")
+    parser.add_argument("--profile", default="challenge", help="with --scaling: the load profile (default challenge)")
+    parser.add_argument("--time-scale", type=float, default=0.25,
+                        help="with --scaling: shrink the profile and the controller's periods (default 0.25: "
+                             "the 30-minute challenge in 7.5 minutes)")
+    parser.add_argument("--peak-load", type=float, default=2.0,
+                        help="with --scaling: the busiest stage asks this many replicas' capacity (default 2)")
+    parser.add_argument("--max-replicas", type=int, default=4,
+                        help="with --scaling: at most this many replicas, whatever the HPA allows (default 4)")
     args = parser.parse_args(argv)
     if bool(args.run) == bool(args.mar):
         raise FoodclfError("give a run directory or --mar (one of them)")
@@ -102,6 +123,8 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else tmp / "out"
         image = Path(args.image) if args.image else _sample_photo(tmp / "photo.jpg")
         store, name = _model_store(args, tmp)
+        if args.scaling:
+            return _check_scaling(args, store, name, image, out, tmp)
         if args.replicas:
             return _check_replicas(args, stages, store, name, image, out, tmp)
         curves, measured, others = _measure(args, stages, store, name, image, out, tmp)
@@ -124,6 +147,64 @@ def _check_replicas(args, stages, store: Path, name: str, image: Path, out: Path
     extra = {"replica_counts": args.replicas, "cpu_limit": limit, "cpu_scale": args.cpu_scale,
              "balance": args.balance, "replica_start_s": [round(s, 1) for s in got.start_seconds]}
     return _conclude(args, name, capacity, capacity_drift(*got.curves), rows, got.others, out, extra)
+
+
+def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Path) -> int:
+    """The HPA scaling real replicas against the simulation of the same run."""
+    base = load_deployment(overlay_dir("hpa"))
+    spec = scaling.scaled_spec(base, args.time_scale, args.cpu_scale, args.max_replicas)
+    levels = [int(x) for x in args.levels.split(",")]
+    with ReplicaSet(store, name, cpu_limit=spec.cpu_limit, workdir=tmp / "serve", slots=spec.max_replicas + 2,
+                    balance=args.balance) as replica_set:
+        replica_set.scale_to(1)
+        with MachineLoad() as load:
+            doc = run_capacity(replica_set.url, image, levels, parse_duration(args.level_duration),
+                               out_dir=out / "capacity", server_pids=replica_set.pids(), seed=0, model=name)
+        capacity = capacity_from_loadtest(doc, str(out / "capacity" / "loadtest.json"))
+        stages, _ = scale_to_peak_load(parse_profile(args.profile, args.time_scale), capacity, args.peak_load)
+        print(f"scaling run: {args.profile} × {args.time_scale} ({sum(s.duration_s for s in stages):.0f} s), "
+              f"up to {max(s.users for s in stages)} users, replicas of {spec.cpu_limit:.2f} cores "
+              f"(request {spec.cpu_request:.2f}), HPA target {spec.target_cpu_utilization:.0f} %")
+        settings = scaling.scaled_settings(args.time_scale, model_load_s=replica_set.started[0].start_seconds)
+        with MachineLoad() as during:
+            ticks, measured = scaling.run_scaling(replica_set, spec, settings, stages, image, out)
+        starts = [r.start_seconds for r in replica_set.started]
+    # the simulation's replicas start as long as the real ones took during the run
+    during_run = starts[1:] or starts
+    settings = scaling.scaled_settings(args.time_scale, model_load_s=sum(during_run) / len(during_run))
+    simulated = scaling.simulate_scaling(capacity, spec, settings, stages, args.time_scale)
+    comparison = scaling.compare_scaling(ticks, measured, simulated)
+    others = {"capacity": load.others(doc), "scaling": during.others(measured)}
+    scaling.write_scaling(comparison, out, {"model": name, "profile": args.profile, "time_scale": args.time_scale,
+                                    "peak_load": args.peak_load, "cpu_scale": args.cpu_scale,
+                                    "cpu_limit": spec.cpu_limit, "cpu_request": spec.cpu_request,
+                                    "replica_start_s": [round(s, 1) for s in starts],
+                                    "model_load_s": round(settings.model_load_s, 1), "other_busy_cores": others,
+                                    "capacity": [p.__dict__ for p in capacity.points]})
+    return _print_scaling(args, comparison, others, starts, out)
+
+
+def _print_scaling(args, comparison: dict, others: dict, starts: list[float], out: Path) -> int:
+    print()
+    print(machine_line())
+    print("busy beyond the replicas (load generator included): " + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
+    print("replica start to ready (s): " + ", ".join(f"{s:.1f}" for s in starts))
+    print(f"{'t (s)':>7} {'real':>5} {'ready':>5} {'sim':>4} {'ready':>5} {'util %':>6}")
+    for r in comparison["ticks"]:
+        print(f"{r['t_s']:>7.1f} {r['replicas']:>5} {r['ready']:>5} {r['simulated_replicas']:>4} "
+              f"{r['simulated_ready']:>5} {'-' if r['utilization'] is None else r['utilization']:>6}")
+    o = comparison["overall"]
+    ticks_ok = comparison["largest_replica_difference"] <= 1
+    rate_ok = o["transaction_rate_error"] is not None and abs(o["transaction_rate_error"]) <= args.tolerance
+    print(f"\nticks with the replica count within ±1: {comparison['ticks_within_one']} of {len(comparison['ticks'])} "
+          f"(largest difference {comparison['largest_replica_difference']})")
+    print(f"transaction rate: real {o['measured_transaction_rate']:.2f}/s, "
+          f"simulated {o['simulated_transaction_rate']:.2f}/s "
+          f"({o['transaction_rate_error']:+.1%}); response time: real {o['measured_response_time_s']:.3f} s, "
+          f"simulated {o['simulated_response_time_s']:.3f} s; failures: real {o['measured_failures']}, "
+          f"simulated {o['simulated_failures']}")
+    print(f"files in {out}" if args.out else "")
+    return 0 if ticks_ok and rate_ok else 1
 
 
 def _measure(args, stages, store: Path, name: str, image: Path, out: Path, tmp: Path):

@@ -72,8 +72,9 @@ class Replica:
 
     @property
     def start_seconds(self) -> float:
-        """Start to TorchServe answering: what SimulationSettings' model_load_s stands for."""
-        return self.up_s - self.started_s
+        """Start under the quota to Ready (the balancer's health check sees it UP): what the
+        simulation's model_load_s stands for when readiness is that check."""
+        return self.ready_s - self.started_s
 
     def stop(self) -> None:
         try:
@@ -119,7 +120,7 @@ class ReplicaSet:
 
     def pids(self) -> list[int]:
         """Every replica's processes: what a load test samples as the server."""
-        return [pid for r in self.replicas.values() for pid in r.server.process_pids()]
+        return [pid for r in list(self.replicas.values()) for pid in r.server.process_pids()]
 
     def scale_to(self, count: int) -> None:
         """Add replicas (started side by side, each joined once ready) or remove the newest."""
@@ -127,10 +128,10 @@ class ReplicaSet:
             raise FoodclfError(f"{count} replicas: this set has {self.balancer.slots} slots")
         while len(self.replicas) > count:
             self.remove(max(self.replicas, key=lambda s: self.replicas[s].started_s))
-        starting = [self._new_replica() for _ in range(count - len(self.replicas))]
+        starting = [self.new_replica() for _ in range(count - len(self.replicas))]
         with ThreadPoolExecutor(max_workers=max(1, len(starting))) as pool:
             # every start is waited for, so a failed one cannot leave another running unseen
-            failures = [e for e in pool.map(self._boot, starting) if e is not None]
+            failures = [e for e in pool.map(self.boot, starting) if e is not None]
         if failures:
             raise failures[0]
         for replica in starting:
@@ -138,16 +139,19 @@ class ReplicaSet:
 
     def add(self) -> Replica:
         """Start one replica and join it to the balancer once ready; returns it."""
-        replica = self._new_replica()
-        error = self._boot(replica)
+        replica = self.new_replica()
+        error = self.boot(replica)
         if error is not None:
             raise error
         self.join(replica)
         return replica
 
-    def _new_replica(self) -> Replica:
+    def new_replica(self) -> Replica:
         """A replica in the lowest free slot, its CPU group made, its server not started."""
-        slot = min(set(range(1, self.balancer.slots + 1)) - set(self.replicas))
+        free = set(range(1, self.balancer.slots + 1)) - set(self.replicas)
+        if not free:
+            raise FoodclfError(f"all {self.balancer.slots} balancer slots are taken (replicas still draining?)")
+        slot = min(free)
         group = CpuGroup(f"foodclf-{os.getpid()}-r{slot}", self.cpu_limit).create()
         server = QuotaTorchServe(self.model_store, models={self.model: f"{self.model}.mar"},
                                  workdir=self.workdir / f"replica-{slot}", properties=self.properties,
@@ -156,7 +160,7 @@ class ReplicaSet:
         self.replicas[slot] = replica
         return replica
 
-    def _boot(self, replica: Replica) -> BaseException | None:
+    def boot(self, replica: Replica) -> BaseException | None:
         """Start the replica's TorchServe under its quota; the error (the replica gone) or None."""
         replica.started_s = time.monotonic()
         try:
