@@ -1,7 +1,8 @@
 """Transform presets (torchvision transforms v2), built from a DataConfig.
 
 ``TrainPreset`` is the report's Keras ``ImageDataGenerator`` augmentation; ``EvalPreset`` is
-resize-only. Both end with the config's normalisation, so what a model saw in training is what
+resize-only, done by Pillow and numpy (foodclf.data.preprocess, which the TorchServe handler uses
+without torch). Both end with the config's normalisation, so what a model saw in training is what
 evaluation and the TorchServe handler feed it.
 
 Keras facts mirrored here: the image is first loaded at the target size, then
@@ -16,10 +17,12 @@ import math
 from typing import Any
 
 import torch
+from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
 from foodclf.data.data_config import DataConfig
+from foodclf.data.preprocess import EvalArrays
 
 INTERPOLATION_MODES = {
     "bilinear": InterpolationMode.BILINEAR,
@@ -91,29 +94,16 @@ class TrainPreset:
 
 
 class EvalPreset:
-    """Resize to image_size x image_size (no crop, as Keras' flow_from_directory), normalise."""
+    """Resize to image_size x image_size (no crop, as Keras' flow_from_directory), normalise: the
+    Pillow + numpy implementation of foodclf.data.preprocess.EvalArrays, as a torch tensor."""
 
     def __init__(self, config: DataConfig):
         self.image_size = config.image_size
-        self.transforms = v2.Compose([
-            v2.ToImage(),
-            v2.Resize(
-                (config.image_size, config.image_size),
-                interpolation=INTERPOLATION_MODES[config.interpolation],
-                antialias=True,
-            ),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(config.mean, config.std),
-        ])
+        self.arrays = EvalArrays(config)
 
-    def __call__(self, image: Any) -> torch.Tensor:
-        return self.transforms(image)
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(self.arrays(image))
 
     def from_bytes(self, data: bytes, max_pixels: int, min_side: int) -> torch.Tensor:
-        """What the TorchServe handler feeds the model for one request's bytes: open_rgb's checks,
-        and a JPEG at least twice the model's size decoded in draft mode (scaled down by libjpeg,
-        never below the model's size; docs/export.md gives the tolerance against a full decode)."""
-        from foodclf.data.images import open_rgb
-
-        size = (self.image_size, self.image_size)
-        return self(open_rgb(data, max_pixels=max_pixels, min_side=min_side, draft_size=size))
+        """EvalArrays.from_bytes (the TorchServe handler's decoding) as a tensor."""
+        return torch.from_numpy(self.arrays.from_bytes(data, max_pixels=max_pixels, min_side=min_side))

@@ -12,7 +12,9 @@ A model directory is a run directory (foodclf.training.runs) or an exported vari
     model.bf16.xml + .bin    openvino-bf16  OpenVINO, bf16 (the fp32 IR, compiled for bf16)
 
 Evaluation, the benchmarks and the TorchServe handler all load models here, so every variant is
-run the same way everywhere. The runtimes are imported only when a model needs them.
+run the same way everywhere. The runtimes are imported only when a model needs them, and torch only
+by the eager variant and by ``__call__``: the exported variants' ``run`` takes and gives numpy
+arrays, so a TorchServe worker serving one never imports torch.
 
 Each variant runs at the precision PRECISIONS gives it, on every CPU. OpenVINO's own default is
 bf16 wherever the CPU has bf16 instructions (AVX512-BF16, AMX): an fp32 model would silently
@@ -24,14 +26,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from foodclf import machine
 from foodclf.errors import RunDirError
-from foodclf.evaluation.operational import Predictor
+
+if TYPE_CHECKING:
+    import torch
+
+    from foodclf.evaluation.operational import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +93,10 @@ def find_model(model_dir: str | os.PathLike) -> tuple[str, Path]:
 def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> Predictor:
     """The model of ``model_dir`` as a Predictor, running on ``threads`` CPU threads (default: torch's
     current setting, so that every runtime is measured with the same number)."""
-    threads = threads or torch.get_num_threads()
+    if not threads:
+        import torch
+
+        threads = torch.get_num_threads()
     variant, model_file = find_model(model_dir)
     if variant == EAGER:
         from foodclf.training.runs import load_run  # runs imports models; keep this module light for the handler
@@ -98,6 +108,26 @@ def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> 
         return OnnxRuntimePredictor(model_file, threads, variant)
     check_cpu_precision(variant, model_file)
     return OpenVinoPredictor(model_file, threads, PRECISIONS[variant])
+
+
+def load_runner(model_dir: str | os.PathLike, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The model of ``model_dir`` as the TorchServe handler runs it: a float32 batch (N, 3, H, W) in,
+    logits out, numpy arrays both, on ``threads`` threads."""
+    if find_model(model_dir)[0] == EAGER:
+        return eager_runner(load_predictor(model_dir, threads=threads), threads)
+    return load_predictor(model_dir, threads=threads).run
+
+
+def eager_runner(model, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """An eager PyTorch model (eval mode) as an exported variant's ``run``, on ``threads`` torch threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+    def run(images: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(images)).numpy()
+    return run
 
 
 def check_cpu_precision(variant: str, model_file: Path) -> None:
@@ -139,9 +169,13 @@ class OnnxRuntimePredictor:
         self.int8_range = self.session.get_modelmeta().custom_metadata_map.get(INT8_RANGE_KEY)
         warn_if_int8_saturates(variant, self.model_file, self.int8_range)
 
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """Logits (N, classes) of a float32 batch (N, 3, H, W)."""
+        (logits,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})
+        return logits
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: _numpy(images)})
-        return torch.from_numpy(logits)
+        return _through_numpy(self.run, images)
 
 
 class OpenVinoPredictor:
@@ -169,11 +203,18 @@ class OpenVinoPredictor:
         self.threads = threads
         self.precision = precision
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        self.request.infer({0: _numpy(images)})
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """Logits (N, classes) of a float32 batch (N, 3, H, W)."""
+        self.request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
         # The output tensor's memory is reused by the next call: copy it out.
-        return torch.from_numpy(self.request.get_output_tensor(0).data.copy())
+        return self.request.get_output_tensor(0).data.copy()
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return _through_numpy(self.run, images)
 
 
-def _numpy(images: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
+def _through_numpy(run, images: torch.Tensor) -> torch.Tensor:
+    """The Predictor interface (tensors) over a runtime's ``run`` (numpy arrays)."""
+    import torch
+
+    return torch.from_numpy(run(images.detach().cpu().numpy()))

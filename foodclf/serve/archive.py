@@ -5,6 +5,7 @@ The archive holds, at its top level:
     food_model.py        the model file: one nn.Module class built from data_config.json
     model.pt             the run's plain FoodNet state_dict (loaded with weights_only=True)
     food_handler.py      the handler (decoding, the run's EvalPreset, top-k JSON)
+    sitecustomize.py     run when the worker starts: torch imported lazily (foodclf/serve/worker_start.py)
     data_config.json     the run's preprocessing and architecture, copied unchanged
     index_to_name.json   {"0": "Bread", "1": "Dairy product", ...} from classes.json
     model-config.yaml    workers, batching and handler settings (below)
@@ -60,7 +61,10 @@ log = logging.getLogger(__name__)
 # packed into the archive under these names; handlers/ in the repository links to the same files.
 HANDLER_FILE = "food_handler.py"
 MODEL_FILE = "food_model.py"
-PACKAGED_SOURCES = {HANDLER_FILE: "handler.py", MODEL_FILE: "model.py"}
+# Run by Python when the model's worker starts (TorchServe puts the unpacked archive on its
+# PYTHONPATH): torch is imported lazily, so an exported variant's worker never loads it.
+WORKER_START_FILE = "sitecustomize.py"
+PACKAGED_SOURCES = {HANDLER_FILE: "handler.py", MODEL_FILE: "model.py", WORKER_START_FILE: "worker_start.py"}
 MODEL_CONFIG_FILE = "model-config.yaml"
 INDEX_TO_NAME_FILE = "index_to_name.json"
 # torch-model-archiver's own rule for model names (it also names the URL /predictions/NAME).
@@ -196,7 +200,7 @@ def run_archiver(name: str, model_path: Path, files: Path, staging: Path,
         *(["--model-file", str(files / MODEL_FILE)] if model_file else []),
         "--serialized-file", str(model_path),
         "--handler", str(files / HANDLER_FILE),
-        "--extra-files", ",".join([str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE)]
+        "--extra-files", ",".join([str(files / f) for f in (DATA_CONFIG_FILE, INDEX_TO_NAME_FILE, WORKER_START_FILE)]
                                   + [str(f) for f in extra_files]),
         "--config-file", str(files / MODEL_CONFIG_FILE),
         "--export-path", str(staging),

@@ -13,18 +13,22 @@ truncated, too small, too many pixels, bad topk) answers 400 with
 the batch succeed and the worker stays up.
 
 Preprocessing is the run's evaluation transform, built from the archived data_config.json
-(foodclf.data.transforms.EvalPreset), and images are decoded by foodclf.data.images.open_rgb: what
-evaluation does in process, except that a JPEG at least twice the model's size is decoded in
-draft mode (scaled down by libjpeg, never below the model's size; docs/export.md gives the
-tolerance). The model is the archive's model.pt (eager PyTorch) or an exported variant's model
-file (model.onnx, model.int8.onnx, model.xml, ...: foodclf.models.predictors picks the runtime, on the
-same threads). Handler settings come from the ``handler:`` section of the
-archive's model-config.yaml (see foodclf.serve.archive): torch_threads, min_side, max_pixels.
+(foodclf.data.preprocess.EvalArrays: Pillow and numpy, what EvalPreset runs), and images are
+decoded by foodclf.data.images.open_rgb: what evaluation does in process, except that a JPEG at
+least twice the model's size is decoded in draft mode (scaled down by libjpeg, never below the
+model's size; docs/export.md gives the tolerance). The model is the archive's model.pt (eager
+PyTorch) or an exported variant's model file (model.onnx, model.int8.onnx, model.xml, ...:
+foodclf.models.predictors picks the runtime, on the same threads). Handler settings come from the
+``handler:`` section of the archive's model-config.yaml (see foodclf.serve.archive):
+torch_threads, min_side, max_pixels.
 
 A worker imports no runtime its variant does not run: TorchServe needs a class with
 ``initialize`` and ``handle``, not its BaseHandler, whose module imports OpenVINO's torch.compile
 backend and ONNX Runtime in every worker (about 60 MiB of a worker's own memory, docs/serve.md).
-foodclf.models.predictors imports a runtime when a model needs it.
+foodclf.models.predictors imports a runtime when a model needs it. torch and torchvision are
+imported only for the eager model: an exported variant's worker runs numpy arrays through its
+runtime, and the archive's sitecustomize.py (foodclf/serve/worker_start.py) keeps TorchServe's
+own ``import torch`` from loading it; answers are JSON text for the same reason.
 """
 import importlib
 import json
@@ -32,14 +36,14 @@ import logging
 import os
 from pathlib import Path
 
-import torch
+import numpy as np
 from ts.utils.util import list_classes_from_module
 
 import foodclf
 from foodclf.data.data_config import DataConfig
 from foodclf.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError
-from foodclf.data.transforms import EvalPreset
-from foodclf.models.predictors import EAGER, find_model, load_predictor
+from foodclf.data.preprocess import EvalArrays
+from foodclf.models.predictors import EAGER, eager_runner, find_model, load_predictor
 from foodclf.serve.settings import DEFAULT_MIN_SIDE, MALLOC_ENV, THREADS_ENV, threads_per_worker
 
 log = logging.getLogger(__name__)
@@ -59,16 +63,15 @@ class FoodHandler:
     def initialize(self, context):
         quiet_per_request_log()
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}
-        torch.set_num_threads(torch_threads(settings, context))
+        threads = torch_threads(settings, context)
         model_dir = Path(context.system_properties["model_dir"])
         self.variant, model_file = find_model(model_dir)
-        self.device = torch.device("cpu")
         if self.variant == EAGER:
-            self.model = load_eager_model(context.manifest, model_file)
-        else:  # an exported variant (foodclf.export.variants): its own runtime, on the same threads
-            self.model = load_predictor(model_dir, threads=torch.get_num_threads())
+            self.run = eager_runner(load_eager_model(context.manifest, model_file), threads)
+        else:  # an exported variant (foodclf.export.variants): its own runtime, numpy in and out, no torch
+            self.run = load_predictor(model_dir, threads=threads).run
         self.data_config = DataConfig.load(model_dir / "data_config.json")
-        self.transform = EvalPreset(self.data_config)
+        self.preprocess = EvalArrays(self.data_config)
         self.classes = read_classes(model_dir / "index_to_name.json", self.data_config.num_classes)
         self.min_side = int(settings.get("min_side", DEFAULT_MIN_SIDE))
         self.max_pixels = int(settings.get("max_pixels", DEFAULT_MAX_PIXELS))
@@ -77,34 +80,35 @@ class FoodHandler:
         # GLIBC_TUNABLES short there while it reads it.
         log.info("foodclf handler: %s (%s), %d classes, %d px, %d threads, foodclf from %s, GLIBC_TUNABLES=%s",
                  self.data_config.backbone, self.variant, len(self.classes), self.data_config.image_size,
-                 torch.get_num_threads(), Path(foodclf.__file__).parent, os.environ.get(MALLOC_ENV, "(unset)"))
+                 threads, Path(foodclf.__file__).parent, os.environ.get(MALLOC_ENV, "(unset)"))
 
     def handle(self, data, context):
         """One answer per request; a bad request gets its own 400 and never fails the batch."""
         answers = [None] * len(data)
-        tensors, good = [], []
+        images, good = [], []
         for idx, request in enumerate(data):
             try:
                 topk = self.parse_topk(request_topk(request, context, idx))
-                tensors.append(self.preprocess_one(request))
+                images.append(self.preprocess_one(request))
                 good.append((idx, topk))
             except (ImageDecodeError, ValueError) as e:
                 answers[idx] = self.error(context, idx, 400, str(e))
             except Exception as e:  # a bug, not bad input: fail this request only, keep the batch
                 log.exception("request %d of the batch failed", idx)
                 answers[idx] = self.error(context, idx, 500, f"cannot classify this image ({type(e).__name__})")
-        if tensors:
-            with torch.inference_mode():
-                probabilities = torch.softmax(self.model(torch.stack(tensors).to(self.device)), dim=1).cpu()
+        if images:
+            probabilities = softmax(self.run(np.stack(images)))
             for (idx, topk), row in zip(good, probabilities):
                 answers[idx] = self.top_classes(row, topk)
                 context.set_response_content_type(idx, JSON)
         for idx in range(len(data)):  # lets a client or a load test see that batching happens
             context.set_response_header(idx, BATCH_HEADER, str(len(data)))
-        return answers
+        # JSON text, not dicts: TorchServe checks whether a dict answer is a torch.Tensor, which
+        # would load torch into a worker that has no use for it (foodclf/serve/worker_start.py).
+        return [json.dumps(answer) for answer in answers]
 
-    def preprocess_one(self, request: dict) -> torch.Tensor:
-        return self.transform.from_bytes(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side)
+    def preprocess_one(self, request: dict) -> np.ndarray:
+        return self.preprocess.from_bytes(image_bytes(request), max_pixels=self.max_pixels, min_side=self.min_side)
 
     def parse_topk(self, value) -> int:
         default = min(DEFAULT_TOPK, len(self.classes))
@@ -120,11 +124,10 @@ class FoodHandler:
             raise ValueError(f"topk must be a whole number from 1 to {len(self.classes)}, got '{value}'")
         return topk
 
-    def top_classes(self, probabilities: torch.Tensor, topk: int) -> dict:
-        values, indices = probabilities.topk(topk)
+    def top_classes(self, probabilities: np.ndarray, topk: int) -> dict:
+        indices = np.argsort(-probabilities, kind="stable")[:topk].tolist()
         return {"predictions": [
-            {"label": self.classes[i], "index": i, "probability": p}
-            for p, i in zip(values.tolist(), indices.tolist())
+            {"label": self.classes[i], "index": i, "probability": float(probabilities[i])} for i in indices
         ]}
 
     @staticmethod
@@ -136,10 +139,18 @@ class FoodHandler:
         return {"code": code, "type": ERROR_TYPES.get(code, "Error"), "message": message}
 
 
-def load_eager_model(manifest: dict, weights: Path) -> torch.nn.Module:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (probabilities as the JSON answer shows them)."""
+    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def load_eager_model(manifest: dict, weights: Path):
     """The archive's model file's one nn.Module class (FoodModel, built from data_config.json)
     with ``weights`` loaded as a plain state_dict, in eval mode. TorchServe put the unpacked
     archive on sys.path before loading the handler."""
+    import torch  # only the eager variant needs it
+
     module = importlib.import_module(Path(manifest["model"]["modelFile"]).stem)
     classes = list_classes_from_module(module, torch.nn.Module)
     if len(classes) != 1:

@@ -4,6 +4,7 @@ The server tests (test_server.py) send the same inputs over HTTP; these check th
 (batches, per-request statuses, topk) in seconds. The image builders are shared with them.
 """
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,8 +47,8 @@ def predict(service, bodies, headers=None, fields=None):
     request_headers, inputs, ids = Service.retrieve_data_for_inference(batch)
     service.context.request_ids, service.context.request_processor = ids, request_headers
     answers = service._entry_point(inputs, service.context)
-    assert len(answers) == len(bodies)
-    return [(*service.context.get_response_status(i), answers[i]) for i in range(len(bodies))]
+    assert len(answers) == len(bodies) and all(isinstance(a, str) for a in answers)  # JSON text
+    return [(*service.context.get_response_status(i), json.loads(answers[i])) for i in range(len(bodies))]
 
 
 def test_every_image_kind_matches_the_in_process_prediction(service, trained_run):
@@ -98,7 +99,7 @@ def test_text_and_json_bodies_are_not_images(service):
         request_headers, inputs, ids = Service.retrieve_data_for_inference(batch)
         service.context.request_ids, service.context.request_processor = ids, request_headers
         [answer] = service._entry_point(inputs, service.context)
-        assert service.context.get_response_status(0)[0] == 400 and "not an image file" in answer["message"]
+        assert service.context.get_response_status(0)[0] == 400 and "not an image file" in json.loads(answer)["message"]
 
 
 def test_answers_name_the_batch_size(service):
@@ -106,47 +107,56 @@ def test_answers_name_the_batch_size(service):
     assert [service.context.get_response_headers(i)["X-Batch-Size"] for i in range(3)] == ["3"] * 3
 
 
-# ---- a worker imports only its variant's runtime -------------------------------------------
-RUNTIMES = ("onnxruntime", "openvino")
-# What a TorchServe worker does with an archive, in a fresh interpreter: put the unpacked archive
-# on sys.path, load the handler with TorchServe's model loader, answer one request.
+# ---- a worker imports only what its variant runs ----------------------------------------------
+# Never in a worker; torch (its compiled core) and torchvision only in the eager model's.
+HEAVY = ("torch._C", "torchvision", "onnxruntime", "openvino", "lightning", "pytorch_lightning", "timm", "sklearn",
+         "matplotlib", "nncf")
+# What a TorchServe worker does with an archive, in a fresh interpreter started as TorchServe starts it
+# (the unpacked archive on PYTHONPATH, so its sitecustomize.py runs first): TorchServe's worker module
+# and model loader, the handler, one request.
 WORKER = """
 import json, sys
-model_dir, image, runtimes = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3:]
-sys.path.insert(0, model_dir)
+model_dir, image, heavy = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3:]
+import ts.model_service_worker  # TorchServe's worker imports torch at start-up
 from ts.model_loader import TsModelLoader
 from ts.service import Service
 service = TsModelLoader().load("food", model_dir, handler="food_handler.py", gpu_id=None, batch_size=1)
 batch = [{"requestId": b"r0", "parameters": [{"name": "body", "contentType": "image/jpeg", "value": image}]}]
 service.context.request_processor, inputs, service.context.request_ids = Service.retrieve_data_for_inference(batch)
 [answer] = service._entry_point(inputs, service.context)
-print(json.dumps({"variant": service._entry_point.__self__.variant, "answer": answer,
-                  "runtimes": sorted(name for name in runtimes if name in sys.modules)}))
+from ts.protocol.otf_message_handler import create_predict_response
+create_predict_response([answer], {0: "r0"}, "", 200, context=service.context)  # the answer as sent
+print(json.dumps({"variant": service._entry_point.__self__.variant, "answer": json.loads(answer),
+                  "heavy": sorted(name for name in heavy if name in sys.modules)}))
 """
 
 
 @pytest.fixture(scope="module")
-def onnx_variant(trained_run, sample_data, tmp_path_factory):
-    """The trained run's ONNX Runtime variant, exported from a copy (the session's run stays as it is)."""
+def variants(trained_run, sample_data, tmp_path_factory):
+    """The trained run's exported variants, from a copy (the session's run stays as it is)."""
     from foodclf.export.variants import export_variants
 
-    run_dir = tmp_path_factory.mktemp("handler-onnx") / "run"
+    run_dir = tmp_path_factory.mktemp("handler-variants") / "run"
     shutil.copytree(trained_run.run_dir, run_dir)
-    [variant] = export_variants(run_dir, ["onnx"], sample_data, evaluate=False)
-    return variant
+    folders = export_variants(run_dir, ["onnx", "int8", "openvino"], sample_data, calibration_images=4,
+                              evaluate=False)
+    return {"eager": trained_run.run_dir, **{f.name.removeprefix("run-"): f for f in folders}}
 
 
-@pytest.mark.parametrize("variant, runtimes", [("eager", []), ("onnx", ["onnxruntime"])])
-def test_a_worker_imports_only_the_runtime_its_variant_runs(trained_run, onnx_variant, tmp_path, variant, runtimes):
-    mar = archive_run(trained_run.run_dir if variant == "eager" else onnx_variant, "food", tmp_path / "store")
+@pytest.mark.parametrize("variant, heavy", [("eager", ["torch._C"]), ("onnx", ["onnxruntime"]),
+                                            ("int8", ["onnxruntime"]), ("openvino", ["openvino"])])
+def test_a_worker_imports_only_what_its_variant_runs(variants, tmp_path, variant, heavy):
+    mar = archive_run(variants[variant], "food", tmp_path / "store")
     model_dir = tmp_path / "model"
     with zipfile.ZipFile(mar) as z:
         z.extractall(model_dir)
     image = tmp_path / "photo.jpg"
     image.write_bytes(good_images()["jpeg"])
-    result = subprocess.run([sys.executable, "-c", WORKER, str(model_dir), str(image), *RUNTIMES], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": f"{model_dir}:{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-c", WORKER, str(model_dir), str(image), *HEAVY], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["variant"] == variant and len(loaded["answer"]["predictions"]) == 5
-    assert loaded["runtimes"] == runtimes  # TorchServe's BaseHandler would have imported both
+    # TorchServe's BaseHandler would have imported both runtimes, and TorchServe's worker torch
+    assert loaded["heavy"] == heavy
