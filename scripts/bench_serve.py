@@ -9,8 +9,8 @@ For each serving setting (workers, torch threads per worker, batch size, max bat
 TorchServe starts with that archive, is warmed up (--warmup of saturated load: the Java frontend's
 JIT, the workers' allocator and oneDNN's caches settle), and then, --rounds times, in turn:
   raw     the same model, image, processes and threads without TorchServe: as many processes
-          as workers, each with the setting's torch threads, decode + EvalPreset + forward on
-          batches of the setting's batch size at the same time; images per second, summed;
+          as workers, each with the setting's threads, the handler's decode + preprocessing +
+          model call on batches of the setting's batch size at the same time; images per second, summed;
   served  the server saturated by closed-loop users with no delay (2 x workers x batch size of
           them, at least 4), transactions per second counted after a 1 s ramp;
 The medians of the rounds give the ratio served / raw; each round's own ratio shows its spread.
@@ -25,6 +25,14 @@ machine with the server here but runs elsewhere in a real deployment. "ratio w/o
 served by raw scaled to the cores the load generator leaves:
 raw x min(1, (cores - client cores) / min(cores, workers x threads)).
 
+--side-by-side instead: the archive's defaults (or --setting) under --users siege users with no
+delay (siege, Debian's package, as the report measured), against the in-process limit: the cores
+divided by the CPU time per image of decode + preprocess + inference in one process with one
+thread; the replica's peak Σ PSS, process by process. --reference-url measures another server
+answering the same photo (e.g. the report's Flask + Keras stack: GET) with the same siege load
+right after, its memory from --reference-pid: the ratios of rate and memory come from one run.
+--variant serves an exported variant of the random-weights run instead of the eager model.
+
 Both sides run with the same allocator setting as TorchServe's workers (foodclf.serve.settings.MALLOC_TUNABLES;
 --malloc default measures glibc's own). The model has random weights (speed does not depend on
 them). On a shared machine the figures are noisy: compare ratios, not absolutes.
@@ -38,22 +46,27 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import torch
 
 from foodclf.cli import run_cli
 from foodclf.contracts import to_json
+from foodclf.data.data_config import DataConfig
 from foodclf.data.images import DEFAULT_MAX_PIXELS
-from foodclf.data.transforms import EvalPreset
+from foodclf.data.preprocess import EvalArrays
 from foodclf.io import atomic_write_json
-from foodclf.loadtest.memory import torchserve_replica
+from foodclf.loadtest.memory import Replica, torchserve_replica
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.loadtest.runner import run_loadtest
+from foodclf.loadtest.siege import run_siege
 from foodclf.machine import machine_line
-from foodclf.serve.archive import DEFAULT_MIN_SIDE, archive_run
+from foodclf.models.predictors import EAGER, MODEL_FILES, load_runner
+from foodclf.serve.archive import DEFAULT_BATCH_SIZE, DEFAULT_MIN_SIDE, archive_run
+from foodclf.serve.handler import softmax
 from foodclf.serve.server import TorchServe
 from foodclf.serve.settings import MALLOC_ENV, MALLOC_TUNABLES
-from foodclf.training.runs import load_run, random_weights_run
+from foodclf.training.runs import random_weights_run
 
 REPORT_RATE, REPORT_RESPONSE_S = 7.45, 1.11  # the report's MobileNetV2 on one replica (siege, 10 users)
 # Each saturated measurement starts with this long uncounted: the users start and the first
@@ -85,6 +98,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of foodclf/serve/config.properties, e.g. 'vmargs=' for the JVM's own "
                         "flags or number_of_netty_threads=1 (repeatable)")
+    p.add_argument("--variant", default=EAGER, choices=list(MODEL_FILES),
+                   help="the model served: eager, or a variant exported from the random-weights run")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="instead of the grid: the archive's defaults under --users siege users with no delay, the "
+                        "in-process limit (cores / CPU time per image of decode + preprocess + inference, one "
+                        "thread), the replica's peak PSS, and the --reference-url server measured the same way")
+    p.add_argument("--users", type=int, default=10, help="siege users of --side-by-side")
+    p.add_argument("--setting", help="workers,threads,batch,delay_ms of --side-by-side (default: the archive's)")
+    p.add_argument("--reference-url", help="another server answering the same photo, measured beside foodclf with "
+                                           "the same siege load (e.g. the report's Flask + Keras stack)")
+    p.add_argument("--reference-method", choices=["GET", "POST"], default="GET",
+                   help="GET the reference URL, or POST it the photo")
+    p.add_argument("--reference-pid", type=int, help="the reference server's process: its Σ PSS (with children)")
     p.add_argument("--out", help="write the figures to this JSON file")
     return p.parse_args(argv)
 
@@ -116,14 +142,14 @@ def make_photo(path: Path) -> Path:
     return path
 
 
-def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, seconds: float,
+def raw_throughput(model_dir: Path, photo: bytes, batch_size: int, threads: int, seconds: float,
                    processes: int = 1) -> tuple[float, float]:
     """(images per second, CPU ms per image) doing the handler's work outside TorchServe:
     ``processes`` processes (like the workers) of ``threads`` torch threads each decode,
     preprocess and classify batches of the photo at the same time; their rates are summed."""
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each, like a TorchServe worker
     barrier, results = ctx.Barrier(processes), ctx.Queue()
-    procs = [ctx.Process(target=_raw_worker, args=(run_dir, photo, batch_size, threads, seconds, barrier, results))
+    procs = [ctx.Process(target=_raw_worker, args=(model_dir, photo, batch_size, threads, seconds, barrier, results))
              for _ in range(processes)]
     for proc in procs:
         proc.start()
@@ -138,16 +164,14 @@ def raw_throughput(run_dir: Path, photo: bytes, batch_size: int, threads: int, s
     return sum(m[0] for m in measured), 1000 * sum(m[1] for m in measured) / max(1, images)
 
 
-def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) -> None:
-    torch.set_num_threads(threads)
-    run = load_run(run_dir)
-    model, transform = run.load_model(), EvalPreset(run.data_config)
+def _raw_worker(model_dir, photo, batch_size, threads, seconds, barrier, results) -> None:
+    run = load_runner(model_dir, threads)
+    preprocess = EvalArrays(DataConfig.load(Path(model_dir) / "data_config.json"))
 
-    def batch():  # the handler's decode and preprocessing, with the archive's default settings
-        tensors = [transform.from_bytes(photo, max_pixels=DEFAULT_MAX_PIXELS, min_side=DEFAULT_MIN_SIDE)
-                   for _ in range(batch_size)]
-        with torch.inference_mode():
-            torch.softmax(model(torch.stack(tensors)), dim=1)
+    def batch():  # the handler's decoding, preprocessing and model call, with the archive's default settings
+        images = [preprocess.from_bytes(photo, max_pixels=DEFAULT_MAX_PIXELS, min_side=DEFAULT_MIN_SIDE)
+                  for _ in range(batch_size)]
+        softmax(run(np.stack(images)))
 
     batch()  # warm-up
     barrier.wait()  # all processes measure at the same time, sharing the cores as workers do
@@ -156,6 +180,19 @@ def _raw_worker(run_dir, photo, batch_size, threads, seconds, barrier, results) 
         batch()
         done += batch_size
     results.put((done / (time.perf_counter() - start), time.process_time() - cpu_start, done))
+
+
+def model_dir_for(args, work: Path) -> Path:
+    """The random-weights run, or its --variant exported (calibrated on a few generated images)."""
+    run_dir = random_weights_run(work / args.backbone, args.backbone, args.image_size,
+                                 note="random weights, for bench_serve.py")
+    if args.variant == EAGER:
+        return run_dir
+    from foodclf.data.sample import make_sample
+    from foodclf.export.variants import export_variants
+
+    data = make_sample(work / "data", {"training": 2, "validation": 1, "evaluation": 1})
+    return export_variants(run_dir, [args.variant], data, calibration_images=8, evaluate=False)[0]
 
 
 class CpuMeter:
@@ -174,12 +211,12 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup: float, rounds: int,
+def measure_setting(model_dir: Path, photo: Path, setting, seconds: float, warmup: float, rounds: int,
                     work: Path, properties: dict[str, str]) -> dict:
     """Raw and saturated throughput, ``rounds`` times in turn on one warm server, and the 10-user figures."""
     workers, threads, batch, delay = setting
     store = work / f"store-{workers}-{threads}-{batch}-{delay}"
-    archive_run(run_dir, "food", store, batch_size=batch, max_batch_delay=delay, workers=workers, threads=threads)
+    archive_run(model_dir, "food", store, batch_size=batch, max_batch_delay=delay, workers=workers, threads=threads)
     users, photo_bytes = max(4, 2 * workers * batch), photo.read_bytes()
     raws, raw_cpu, served, cpu = [], [], [], []
     with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve", properties=properties) as server:
@@ -187,7 +224,7 @@ def measure_setting(run_dir: Path, photo: Path, setting, seconds: float, warmup:
         replica = torchserve_replica(server, "food")
         run_loadtest(url, photo, [Stage(warmup, users, 0.0)], replica=replica)
         for _ in range(rounds):
-            rate, cpu_ms = raw_throughput(run_dir, photo_bytes, batch, threads, seconds, processes=workers)
+            rate, cpu_ms = raw_throughput(model_dir, photo_bytes, batch, threads, seconds, processes=workers)
             raws.append(rate)
             raw_cpu.append(cpu_ms)
             before = meter.read()
@@ -220,18 +257,23 @@ def main(argv=None) -> int:
     cores, results = max(1, torch.get_num_threads()), []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
-        run_dir = random_weights_run(work / args.backbone, args.backbone, args.image_size,
-                                     note="random weights, for bench_serve.py")
+        model_dir = model_dir_for(args, work)
         photo = Path(args.image) if args.image else make_photo(work / "photo.jpg")
-        print(f"{args.backbone} at {args.image_size} px, random weights; photo {photo.name} "
+        print(f"{args.backbone} ({args.variant}) at {args.image_size} px, random weights; photo {photo.name} "
               f"({photo.stat().st_size // 1024} KB); {args.rounds} x {seconds:g} s per side after {warmup:g} s "
               f"warm-up; {cores} cores; malloc {args.malloc}"
               + "".join(f"; {k}={v!r}" for k, v in properties.items()))
         print(machine_line())
+        if args.side_by_side:
+            figures = side_by_side(args, model_dir, photo, seconds, warmup, cores, work, properties)
+            if args.out:
+                atomic_write_json(args.out, {"backbone": args.backbone, "variant": args.variant,
+                                             "image_size": args.image_size, "machine": machine_line(), **figures})
+            return 0
         print("workers threads batch delay_ms |  raw img/s | served trans/s  ratio  w/o client "
               "| CPU ms/img: raw  workers frontend client | 10 users: trans/s  resp s")
         for setting in grid:
-            m = measure_setting(run_dir, photo, setting, seconds, warmup, args.rounds, work, properties)
+            m = measure_setting(model_dir, photo, setting, seconds, warmup, args.rounds, work, properties)
             results.append(row(setting, m, cores))
             print_row(results[-1])
     best = max(results, key=lambda r: r["served_transaction_rate"])
@@ -250,6 +292,51 @@ def main(argv=None) -> int:
                                      "cores": cores, "results": results, "best": best})
         print(f"wrote {args.out}")
     return 0
+
+
+def side_by_side(args, model_dir: Path, photo: Path, seconds: float, warmup: float, cores: int, work: Path,
+                 properties: dict[str, str]) -> dict:
+    """The archive's defaults under --users siege users against the in-process limit, then the
+    reference server under the same load; rates, ratios and each side's peak Σ PSS."""
+    _, cpu_ms = raw_throughput(model_dir, photo.read_bytes(), DEFAULT_BATCH_SIZE, 1, seconds)
+    limit = cores * 1000 / cpu_ms
+    print(f"in-process limit: {cpu_ms:.2f} CPU ms per image (decode + preprocess + inference, 1 thread, batch "
+          f"{DEFAULT_BATCH_SIZE}) -> {cores} cores / that = {limit:.1f} images/s")
+    store = work / "store-side-by-side"
+    if args.setting:
+        workers, threads, batch, delay = parse_grid(args.setting)[0]
+        archive_run(model_dir, "food", store, batch_size=batch, max_batch_delay=delay, workers=workers, threads=threads)
+    else:
+        archive_run(model_dir, "food", store)
+    with TorchServe(store, models={"food": "food.mar"}, workdir=store / "serve", properties=properties) as server:
+        url, replica = server.predictions_url("food"), torchserve_replica(server, "food")
+        run_siege(url, args.users, warmup, body=photo)  # warm-up: the JIT, the allocator, the runtime's caches
+        ours = run_siege(url, args.users, seconds, body=photo, replica=replica)
+    figures = {"cpu_ms_per_image": round(cpu_ms, 3), "limit_images_per_s": round(limit, 2),
+               "foodclf": _siege_json(ours), "ratio_to_limit": round(ours["transaction_rate"] / limit, 4)}
+    print(f"foodclf {args.variant}, {args.users} siege users, {seconds:g} s: {ours['transaction_rate']:.2f} trans/s "
+          f"= {figures['ratio_to_limit']:.2f} of the limit, {ours['response_time_s']:.3f} s, "
+          f"{ours['failures']} failed")
+    print_memory(figures["foodclf"]["memory"])
+    if args.reference_url:
+        replica = Replica.tree([args.reference_pid]) if args.reference_pid else None
+        body = photo if args.reference_method == "POST" else None
+        run_siege(args.reference_url, args.users, min(warmup, 10), body=body)
+        theirs = run_siege(args.reference_url, args.users, seconds, body=body, replica=replica)
+        figures["reference"] = _siege_json(theirs)
+        figures["ratio_to_reference"] = round(ours["transaction_rate"] / max(1e-9, theirs["transaction_rate"]), 3)
+        print(f"reference {args.reference_url}: {theirs['transaction_rate']:.2f} trans/s, "
+              f"{theirs['response_time_s']:.3f} s, {theirs['failures']} failed; foodclf / reference: "
+              f"{figures['ratio_to_reference']:.2f}x the rate")
+        print_memory(figures["reference"]["memory"])
+        ref_pss, our_pss = theirs["memory"].pss_mb_peak, ours["memory"].pss_mb_peak
+        if ref_pss and our_pss:
+            print(f"peak Σ PSS foodclf / reference: {our_pss:.1f} / {ref_pss:.1f} MB = {our_pss / ref_pss:.2f}")
+    return figures
+
+
+def _siege_json(result: dict) -> dict:
+    return {**result, "memory": to_json(result["memory"])}
 
 
 def row(setting, m: dict, cores: int) -> dict:
