@@ -29,8 +29,8 @@ def test_archive_holds_the_run_files_and_config(mar, trained_run):
     assert mar.name == "food.mar" and mar.is_file()
     with zipfile.ZipFile(mar) as z:
         names = set(z.namelist())
-        assert {"food_model.py", "food_handler.py", "model.pt", "data_config.json", "index_to_name.json",
-                "model-config.yaml", "MAR-INF/MANIFEST.json"} <= names
+        assert {"food_model.py", "food_handler.py", "sitecustomize.py", "model.pt", "data_config.json",
+                "index_to_name.json", "model-config.yaml", "MAR-INF/MANIFEST.json"} <= names
         assert z.read("data_config.json") == (trained_run.run_dir / "data_config.json").read_bytes()
         assert z.read("model.pt") == trained_run.model_path.read_bytes()
         index_to_name = json.loads(z.read("index_to_name.json"))
