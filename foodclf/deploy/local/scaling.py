@@ -6,13 +6,14 @@ sync period, the metrics interval and offset, the CPU initialisation period and 
 stabilisation windows and policy periods are all multiplied by ``time_scale``. What a replica
 takes to start is not scaled: it is measured (start under the quota to /ping answering) and the
 simulation gets it as model_load_s, with no image pull (the image is local) and no probe delay
-(readiness is HAProxy's health check, every second). CPU is scaled as for fixed replicas: the
+(readiness is HAProxy's health check: every second, one success). CPU is scaled as for fixed replicas: the
 request and the limit times the CPU scale, so the utilisation the HPA sees is the cluster's.
 """
 from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -22,23 +23,27 @@ from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.local.autoscaler import Autoscaler, Tick
 from foodclf.deploy.local.replicas import ReplicaSet
 from foodclf.deploy.simulation import SimulationResult, simulate
-from foodclf.deploy.spec import DeploymentSpec, ScalingPolicy, ScalingRules
+from foodclf.deploy.spec import DeploymentSpec, Probe, ScalingPolicy, ScalingRules
 from foodclf.io import atomic_write_json
 from foodclf.loadtest.memory import Replica
 from foodclf.loadtest.profiles import Stage
 from foodclf.loadtest.runner import run_loadtest
 
+# HAProxy's health check (foodclf.deploy.local.haproxy): /ping every second, UP after one success.
+BALANCER_CHECK = Probe(initial_delay_s=0.0, period_s=1.0, success_threshold=1, failure_threshold=2)
+
 
 def scaled_spec(spec: DeploymentSpec, time_scale: float, cpu_scale: float, max_replicas: int) -> DeploymentSpec:
     """The Deployment as this machine plays it: CPU × cpu_scale, behavior periods × time_scale,
-    at most ``max_replicas``, and no probes (readiness is the balancer's health check)."""
+    at most ``max_replicas``, and the balancer's health check as the readiness probe."""
     def rules(r: ScalingRules) -> ScalingRules:
         return ScalingRules(r.stabilization_window_s * time_scale, r.select_policy,
                             tuple(ScalingPolicy(p.kind, p.value, p.period_s * time_scale) for p in r.policies))
     return replace(spec, cpu_request=spec.cpu_request * cpu_scale,
                    cpu_limit=None if spec.cpu_limit is None else spec.cpu_limit * cpu_scale,
                    max_replicas=min(spec.max_replicas, max_replicas), min_replicas=min(spec.min_replicas, max_replicas),
-                   scale_up=rules(spec.scale_up), scale_down=rules(spec.scale_down), readiness=None, startup=None)
+                   scale_up=rules(spec.scale_up), scale_down=rules(spec.scale_down), readiness=BALANCER_CHECK,
+                   startup=None)
 
 
 def scaled_settings(time_scale: float, model_load_s: float, base: SimulationSettings = SimulationSettings()
@@ -67,15 +72,24 @@ def run_scaling(replica_set: ReplicaSet, spec: DeploymentSpec, settings: Simulat
         finally:
             done.set()
 
+    sent = _requests_sent(replica_set)
     thread = threading.Thread(target=load, name="load")
     thread.start()
     try:
+        # The controller's clock starts with the load's first request (the load generator takes
+        # seconds to start): time 0 is the profile's, as in the simulation.
+        while _requests_sent(replica_set) == sent and not done.is_set():
+            time.sleep(0.02)
         ticks = Autoscaler(replica_set, spec, settings).run(until=done.is_set)
     finally:
         thread.join()
     if "error" in result:
         raise result["error"]
     return ticks, result["loadtest"]
+
+
+def _requests_sent(replica_set: ReplicaSet) -> int:
+    return sum(server.requests for server in replica_set.balancer.stats().values())
 
 
 def simulate_scaling(capacity: Capacity, spec: DeploymentSpec, settings: SimulationSettings, stages: list[Stage],
