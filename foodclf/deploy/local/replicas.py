@@ -112,11 +112,16 @@ class ReplicaSet:
 
     def stop(self) -> None:
         """Stop every replica and the balancer (whatever fails, the rest still stops)."""
-        try:
-            for slot in sorted(self.replicas, reverse=True):
+        errors = []
+        for slot in sorted(self.replicas, reverse=True):
+            try:
                 self.replicas.pop(slot).stop()
-        finally:
-            self.balancer.stop()
+            except Exception as e:  # noqa: BLE001 (the others must stop all the same)
+                log.error("stopping replica %d failed: %s", slot, e)
+                errors.append(e)
+        self.balancer.stop()
+        if errors:
+            raise errors[0]
 
     def pids(self) -> list[int]:
         """Every replica's processes: what a load test samples as the server."""
