@@ -22,8 +22,7 @@ from foodclf.data.sample import make_sample
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.manifests import default_overlays, load_deployment
-from foodclf.deploy.results import format_table, format_verdicts, write_simulation
-from foodclf.deploy.simulation import simulate
+from foodclf.deploy.results import format_table, format_verdicts, simulate_to_files
 from foodclf.evaluation import evaluate
 from foodclf.evaluation import format_summary as metrics_summary
 from foodclf.export.variants import export_variants
@@ -31,6 +30,7 @@ from foodclf.loadtest.memory import torchserve_replica
 from foodclf.loadtest.profiles import Stage, parse_profile
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 from foodclf.loadtest.summary import format_summary as loadtest_summary
+from foodclf.machine import usable_cores
 from foodclf.report.compare import compare
 from foodclf.serve.archive import archive_run
 from foodclf.serve.server import TorchServe
@@ -130,16 +130,13 @@ def serve_and_load_test(args, run_dirs: list[Path], image: Path, settings: dict,
 def simulate_all(run_dirs: list[Path], time_scale: float, peak_load: float | None, progress: Progress) -> None:
     scaled = "" if peak_load is None else f", its users scaled to a peak load of {peak_load:g} replicas"
     specs = [load_deployment(m) for m in default_overlays()]  # the packaged overlays hpa, hpa+, hpa-inflight
-    progress(f"simulating {', '.join(spec.name for spec in specs)} under the challenge profile{scaled}")
+    workers = usable_cores()
+    progress(f"simulating {', '.join(spec.name for spec in specs)} under the challenge profile{scaled} "
+             f"({workers} at a time)")
     stages = parse_profile("challenge", time_scale)
-    results = []
-    for run_dir in run_dirs:
-        capacity = load_capacity(run_dir / "capacity" / "loadtest.json")
-        for spec in specs:
-            result = simulate(capacity, spec, stages, SimulationSettings(), profile="challenge", time_scale=time_scale,
-                              peak_load=peak_load)
-            write_simulation(result, run_dir / "simulations")
-            results.append(result)
+    jobs = [(load_capacity(run_dir / "capacity" / "loadtest.json"), spec, run_dir / "simulations")
+            for run_dir in run_dirs for spec in specs]
+    results = simulate_to_files(jobs, stages, SimulationSettings(), "challenge", time_scale, peak_load, workers)
     print(format_table(results))
     print()
     print(format_verdicts(results))

@@ -114,7 +114,8 @@ def kubectl_kustomize(path: Path, kubectl: str) -> list[dict]:
 
 
 def load_deployment(path: str | os.PathLike, kubectl: str | None = "auto") -> DeploymentSpec:
-    """Read an overlay (or a manifest file) holding a Deployment and the HPA that scales it on CPU."""
+    """Read an overlay (or a manifest file) holding a Deployment and the HPA that scales it on CPU,
+    on requests in flight per pod (a Pods metric with its prometheus-adapter rule), or both."""
     path = Path(path)
     docs = render(path, kubectl)
     deployment = _only(docs, "Deployment", path)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 from foodclf import contracts
@@ -20,10 +22,14 @@ from foodclf.contracts.simulation import (
     simulation_file,
     timeseries_file,
 )
+from foodclf.deploy.capacity import Capacity
+from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.engine import CSV_FIELDS
 from foodclf.deploy.load import load_line
-from foodclf.deploy.simulation import SimulationResult
+from foodclf.deploy.simulation import SimulationResult, simulate
+from foodclf.deploy.spec import DeploymentSpec
 from foodclf.io import atomic_write_csv
+from foodclf.loadtest.profiles import Stage
 
 
 def write_simulation(result: SimulationResult, out_dir: str | os.PathLike, plot: bool = True) -> Path:
@@ -42,6 +48,30 @@ def write_simulation(result: SimulationResult, out_dir: str | os.PathLike, plot:
         stages=result.stages,
         timeseries_csv=timeseries_file(name), plot=plot_file(name) if plot else None)
     return contracts.write(out_dir / simulation_file(name), simulation)
+
+
+def simulate_to_files(jobs: Sequence[tuple[Capacity, DeploymentSpec, Path]], stages: Sequence[Stage],
+                      settings: SimulationSettings, profile: str, time_scale: float, peak_load: float | None,
+                      workers: int = 1) -> list[SimulationResult]:
+    """Simulate each (capacity, deployment, output folder) under ``stages`` and write its files;
+    the results in ``jobs``' order. With ``workers`` > 1 the simulations run in that many
+    processes: each is independent and deterministic for its seed, so the results are those of
+    one after another, in a fraction of the time."""
+    calls = [(capacity, spec, stages, settings, profile, time_scale, peak_load, out_dir)
+             for capacity, spec, out_dir in jobs]
+    if workers <= 1 or len(calls) <= 1:
+        return [_simulate_and_write(*call) for call in calls]
+    # spawn: the caller may hold threads (torch's) that a forked child would inherit locked.
+    with ProcessPoolExecutor(min(workers, len(calls)), mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_simulate_and_write, *zip(*calls)))
+
+
+def _simulate_and_write(capacity: Capacity, spec: DeploymentSpec, stages: Sequence[Stage],
+                        settings: SimulationSettings, profile: str, time_scale: float, peak_load: float | None,
+                        out_dir: Path) -> SimulationResult:
+    result = simulate(capacity, spec, stages, settings, profile=profile, time_scale=time_scale, peak_load=peak_load)
+    write_simulation(result, out_dir)
+    return result
 
 
 def load_simulation(path: str | os.PathLike) -> Simulation:

@@ -12,8 +12,9 @@ import pytest
 
 import foodclf
 from foodclf.contracts.simulation import Simulation, read_simulation, read_simulations
+from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.manifests import load_deployment, overlay_dir
-from foodclf.deploy.results import write_simulation
+from foodclf.deploy.results import simulate_to_files, write_simulation
 from foodclf.deploy.simulation import simulate
 from foodclf.errors import SchemaError
 from foodclf.loadtest.profiles import parse_profile
@@ -77,3 +78,15 @@ def test_simulate_command_uses_the_packaged_overlays(capacity_file, capsys, load
     assert all(s.summary.pod_seconds > 0 for s in found.values())
     assert found["deployment_hpa"].plot is None
     assert found["deployment_hpa"].summary.max_replicas <= 5 and found["deployment_hpa+"].summary.max_replicas <= 10
+
+
+def test_simulations_in_several_processes_give_the_same_results_and_files(capacity, tmp_path):
+    """The demo simulates every model x deployment in as many processes as there are cores."""
+    specs = [load_deployment(overlay_dir(v)) for v in ("hpa", "hpa-inflight")]
+    stages = parse_profile("challenge", 0.05)
+    serial, parallel = (simulate_to_files([(capacity, spec, tmp_path / out) for spec in specs], stages,
+                                          SimulationSettings(), "challenge", 0.05, 3.0, workers)
+                        for out, workers in (("serial", 1), ("parallel", 2)))
+    assert [(r.deployment, r.summary, r.rows) for r in parallel] == [(r.deployment, r.summary, r.rows) for r in serial]
+    assert sorted(p.name for p in (tmp_path / "parallel").iterdir()) == sorted(
+        p.name for p in (tmp_path / "serial").iterdir())
