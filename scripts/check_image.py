@@ -170,13 +170,23 @@ def _gone():
 
 
 def server_processes(launcher: subprocess.Popen, command: list[str]) -> list[psutil.Process]:
-    """The pod's processes: the image's command (the first process under buildah whose command line
-    ends with it; buildah's own helpers are left out) and everything it started."""
+    """The pod's processes: the image's command and everything it started. buildah's chroot helper
+    (memfd:buildah-chroot) carries the same command line and is the command's parent: the innermost
+    process whose command line ends with the command is the command itself."""
+    matches = []
     for process in psutil.Process(launcher.pid).children(recursive=True):
         with _gone():
             if process.cmdline()[-len(command) + 1:] == command[1:]:
-                return [process, *process.children(recursive=True)]
-    raise RuntimeError(f"the image's command {command} is not running")
+                matches.append(process)
+    if not matches:
+        raise RuntimeError(f"the image's command {command} is not running")
+    innermost = matches[-1]
+    for process in matches:
+        with _gone():
+            if not {c.pid for c in process.children(recursive=True)} & {m.pid for m in matches}:
+                innermost = process
+                break
+    return [innermost, *innermost.children(recursive=True)]
 
 
 def wait_ready(url: str, probe: dict, launcher: subprocess.Popen) -> float:
