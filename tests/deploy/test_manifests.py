@@ -187,7 +187,7 @@ def test_the_wheel_ships_every_manifest():
 
 
 # ---- foodclf.deploy.manifests on hand-written files ---------------------------------------------
-REPORT_STYLE = """
+REPORT_HPA = """
 apiVersion: autoscaling/v1
 kind: HorizontalPodAutoscaler
 metadata: {name: ml-app-hpa}
@@ -196,7 +196,8 @@ spec:
   minReplicas: 1
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ml-app-hpa}
   targetCPUUtilizationPercentage: 40
----
+"""
+REPORT_DEPLOYMENT = """
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ml-app-hpa}
@@ -218,6 +219,7 @@ spec:
           limits: {cpu: "2", memory: "4Gi"}
           requests: {cpu: "500m", memory: "1Gi"}
 """
+REPORT_STYLE = REPORT_HPA + "---" + REPORT_DEPLOYMENT
 
 
 def test_the_reports_autoscaling_v1_manifest_is_read(tmp_path):
@@ -326,15 +328,9 @@ def test_load_deployment_reads_the_inflight_target_with_and_without_kubectl(kube
     assert load_deployment(overlay_dir("hpa-inflight"), kubectl=None) == spec
 
 
-INFLIGHT_STYLE = REPORT_STYLE.replace("""apiVersion: autoscaling/v1
-kind: HorizontalPodAutoscaler
-metadata: {name: ml-app-hpa}
-spec:
-  maxReplicas: 10
-  minReplicas: 1
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ml-app-hpa}
-  targetCPUUtilizationPercentage: 40
-""", """apiVersion: autoscaling/v2
+# The report-style Deployment scaled by a Pods metric with its prometheus-adapter rule.
+INFLIGHT_STYLE = """
+apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: ml-app-hpa}
 spec:
@@ -355,7 +351,7 @@ data:
     - seriesQuery: 'ts_inference_latency_microseconds{pod!=""}'
       name: {as: inflight}
       metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[30s])) by (<<.GroupBy>>) / 1e6'
-""")
+""" + "---" + REPORT_DEPLOYMENT
 
 
 def test_a_pods_metric_is_read_with_its_adapter_rule(tmp_path):
