@@ -49,7 +49,7 @@ from foodclf.data.data_config import DataConfig
 from foodclf.data.images import open_rgb
 from foodclf.data.transforms import EvalPreset
 from foodclf.deploy.manifests import overlay_dir, render
-from foodclf.loadtest.memory import MB
+from foodclf.loadtest.memory import Replica, replica_memory
 from foodclf.loadtest.profiles import Stage, parse_duration
 from foodclf.loadtest.runner import run_loadtest
 from foodclf.machine import describe_machine, machine_line
@@ -291,10 +291,6 @@ def check_bad_inputs(url: str) -> list[str]:
     return problems
 
 
-def pss_mb(processes: list[psutil.Process]) -> float:
-    return sum(p.memory_full_info().pss for p in processes) / MB
-
-
 def memory_under_load(url: str, photo: bytes, pids: list[int], users: int, duration_s: float,
                       workdir: Path) -> tuple[ImageLoad, float, list]:
     """The replica (the image command's process tree) under ``users`` closed-loop users with no
@@ -328,7 +324,8 @@ def check(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
             problems = check_probes(base, container) + check_photo(predictions, photo, expected)
             problems += check_loopback(env, pids)
             processes = server_processes(launcher, config["Cmd"])
-            figures["pss_mb_ready"], figures["processes"] = pss_mb(processes), len(processes)
+            ready = replica_memory(Replica.tree([processes[0].pid]))   # the replica as the load test reads it
+            figures["pss_mb_ready"], figures["processes"] = ready.pss_mb, len(ready.processes)
             problems += [f"process {p.pid} ({p.name()}) runs as uid {p.uids().real}, not {user}"
                          for p in processes if f"{p.uids().real}:{p.gids().real}" != user]
             problems += check_bad_inputs(predictions)
