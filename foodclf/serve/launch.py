@@ -4,18 +4,30 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from foodclf.serve.errors import ServeError
 from foodclf.serve.properties import DEFAULT_LOG_CONFIG
 
+# Ports free_port has handed out in this process. A port is free only until someone binds it, and
+# servers started side by side (several replicas, each with five ports) bind theirs seconds later:
+# without this, the kernel may hand the same port to two of them and one fails to start.
+_HANDED_OUT: set[int] = set()
+_HANDED_OUT_LOCK = threading.Lock()
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, never the same twice in a process."""
+    with _HANDED_OUT_LOCK:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
 
 
 def parse_models(specs: list[str]) -> dict[str, str]:

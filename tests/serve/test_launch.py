@@ -2,6 +2,7 @@
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,14 @@ def test_free_port_can_be_bound():
     port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", port))  # raises if somebody listens there
+
+
+def test_free_port_never_hands_out_a_port_twice_even_when_nobody_bound_it():
+    """Servers started side by side bind their ports seconds after asking: two of them must never
+    be given the same one (a replica then failed with "Address already in use")."""
+    with ThreadPoolExecutor(4) as pool:
+        ports = list(pool.map(lambda _: free_port(), range(400)))
+    assert len(set(ports)) == len(ports)
 
 
 def test_the_command_runs_this_interpreter_with_foodclfs_log_config_unless_told_otherwise():
