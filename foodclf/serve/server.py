@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,9 @@ class TorchServe:
         env: extra environment variables for the frontend and its workers (the allocator
             setting, GLIBC_TUNABLES, is added unless this or the environment sets it).
         log_config: the frontend's log4j2.xml (default: foodclf/serve/log4j2.xml; None: TorchServe's).
+        launch_prefix: a command the launcher is started through, which must exec its arguments:
+            e.g. one that enters a cgroup first (foodclf.deploy.local.cgroups.CpuGroup.launch_prefix),
+            so that the frontend and the workers are born under its limits.
         startup_timeout: seconds to wait for /ping and ready workers. A model whose handler fails to
             load in its worker LOAD_ATTEMPTS times stops the start at once, with the reason.
     """
@@ -87,6 +90,7 @@ class TorchServe:
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 240.0,
         log_config: str | os.PathLike | None = DEFAULT_LOG_CONFIG,
+        launch_prefix: Sequence[str] = (),
     ):
         self.model_store = Path(model_store).resolve()
         self.models = dict(models or {})
@@ -101,6 +105,7 @@ class TorchServe:
         self.env = dict(env or {})
         self.startup_timeout = startup_timeout
         self.log_config = log_config
+        self.launch_prefix = list(launch_prefix)
         self.process: subprocess.Popen | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._launcher_log = None
@@ -262,7 +267,7 @@ class TorchServe:
             env[THREADS_ENV] = str(threads_per_worker(self.workers))
         env = serving_env({**env, **self.env})
         # No --models: the config's load_models names them.
-        command = torchserve_command(config_path, self.model_store, log_config=self.log_config)
+        command = [*self.launch_prefix, *torchserve_command(config_path, self.model_store, log_config=self.log_config)]
         self._launcher_log = open(self.workdir / "torchserve.out", "ab")
         # In a reused workdir, earlier runs' lines stay out of the load-failure check.
         self._model_log_start = self.model_log.stat().st_size if self.model_log.exists() else 0

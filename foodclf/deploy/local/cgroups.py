@@ -1,7 +1,8 @@
 """A CPU quota for a process tree, as the kubelet enforces a pod's CPU limit: a cgroup of its own.
 
     with CpuGroup("replica-1", cores=0.4) as group:
-        group.add(pid)            # before it forks: its children are born in the group
+        subprocess.Popen([*group.launch_prefix(), "torchserve", ...])  # born in the group
+        group.add(pid)            # or move a running process in (its later children follow)
         group.usage_s()           # CPU seconds the group's processes used so far
 
 cgroup v2 (``cpu.max``, usage from ``cpu.stat``) where the machine has it with the cpu controller,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -97,6 +99,10 @@ class CpuGroup:
                 return  # it exited meanwhile
             except OSError as e:
                 raise CgroupError(f"cannot put process {pid} into {folder}: {e}") from e
+
+    def launch_prefix(self) -> list[str]:
+        """A command prefix that starts its command inside this group (foodclf.deploy.local.enter_group)."""
+        return [sys.executable, "-m", "foodclf.deploy.local.enter_group", *map(str, self.folders), "--"]
 
     def pids(self) -> set[int]:
         """The processes in the group now."""

@@ -195,6 +195,11 @@ class Balancer:
                 return
             time.sleep(0.1)
 
+    def undrain(self, slot: int) -> None:
+        """Put a drained slot back into the rotation."""
+        self._check_slot(slot)
+        self.command(f"set server {BACKEND}/{SERVER}{slot} state ready")
+
     def leave(self, slot: int) -> None:
         """Take slot ``slot`` out of the rotation and its health checks off (maintenance)."""
         self._check_slot(slot)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,30 +42,11 @@ def scaled_cpu(cores: float, scale: float = CPU_SCALE) -> float:
     return round(cores * scale, 4)
 
 
-class QuotaTorchServe(TorchServe):
-    """A TorchServe born inside a CPU group: the launcher is moved in right after it is spawned
-    (it imports for a while before it forks the Java frontend, which forks the workers), so every
-    process of the tree starts under the quota, as a container's do."""
-
-    def __init__(self, *args, group: CpuGroup, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.group = group
-
-    def _launch(self, config_path: Path) -> None:
-        super()._launch(config_path)
-        self.group.add(self.process.pid)
-
-    def outside_group(self) -> list[int]:
-        """Processes of this server not in its group (none, unless one was forked before the move)."""
-        inside = self.group.pids()
-        return [pid for pid in self.process_pids() if pid not in inside]
-
-
 @dataclass
 class Replica:
     """One running replica: its balancer slot, server and CPU group, and when it was started."""
     slot: int
-    server: QuotaTorchServe
+    server: TorchServe
     group: CpuGroup
     started_s: float                 # time.monotonic() when its start began
     up_s: float = float("nan")       # ... when TorchServe answered /ping with its workers ready
@@ -75,6 +58,11 @@ class Replica:
         """Start under the quota to Ready (the balancer's health check sees it UP): what the
         simulation's model_load_s stands for when readiness is that check."""
         return self.ready_s - self.started_s
+
+    def outside_group(self) -> list[int]:
+        """Processes of this replica's server not in its group: none, as it is launched inside it."""
+        inside = self.group.pids()
+        return [pid for pid in self.server.process_pids() if pid not in inside]
 
     def stop(self) -> None:
         try:
@@ -158,9 +146,10 @@ class ReplicaSet:
             raise FoodclfError(f"all {self.balancer.slots} balancer slots are taken (replicas still draining?)")
         slot = min(free)
         group = CpuGroup(f"foodclf-{os.getpid()}-r{slot}", self.cpu_limit).create()
-        server = QuotaTorchServe(self.model_store, models={self.model: f"{self.model}.mar"},
-                                 workdir=self.workdir / f"replica-{slot}", properties=self.properties,
-                                 startup_timeout=self.startup_timeout, group=group)
+        # launched through the group: the launcher, Java and the workers are all born under the quota
+        server = TorchServe(self.model_store, models={self.model: f"{self.model}.mar"},
+                            workdir=self.workdir / f"replica-{slot}", properties=self.properties,
+                            startup_timeout=self.startup_timeout, launch_prefix=group.launch_prefix())
         replica = Replica(slot, server, group, started_s=time.monotonic())
         self.replicas[slot] = replica
         return replica
@@ -174,9 +163,11 @@ class ReplicaSet:
             self.replicas.pop(replica.slot).stop()
             return e
         replica.up_s = time.monotonic()
-        for pid in replica.server.outside_group():  # forked before the launcher was moved: move it now
-            log.warning("replica %d: process %d started outside its CPU group; moved in", replica.slot, pid)
-            replica.group.add(pid)
+        outside = replica.outside_group()
+        if outside:  # a quota that misses processes would make every figure wrong
+            self.replicas.pop(replica.slot).stop()
+            return FoodclfError(f"replica {replica.slot}: processes {outside} run outside its CPU group "
+                                f"{replica.group.folders[0]}")
         return None
 
     def join(self, replica: Replica) -> None:
@@ -186,6 +177,18 @@ class ReplicaSet:
         self.started.append(replica)
         log.info("replica %d ready after %.1f s under %.2f cores", replica.slot, replica.start_seconds,
                  self.cpu_limit)
+
+    @contextmanager
+    def serving_only(self, slot: int) -> Iterator[Replica]:
+        """Within the block only replica ``slot`` gets requests (the others drained, still running)."""
+        others = [s for s in self.replicas if s != slot]
+        for other in others:
+            self.balancer.drain(other)
+        try:
+            yield self.replicas[slot]
+        finally:
+            for other in others:
+                self.balancer.undrain(other)
 
     def remove(self, slot: int) -> None:
         """Drain replica ``slot`` (no new requests, those inside answered), then stop it."""
