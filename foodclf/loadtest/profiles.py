@@ -50,8 +50,9 @@ _DURATION = re.compile(r"^\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*(?:(?P<m>\d+(?:\.\d+)?
                        r"(?:(?P<s>\d+(?:\.\d+)?)s?)?\s*$")
 
 
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from ``90``, ``"90"``, ``"30s"``, ``"2m"``, ``"1m30s"`` or ``"1h"``."""
+def parse_duration(value: str | float | int, allow_zero: bool = False) -> float:
+    """Seconds from ``90``, ``"90"``, ``"30s"``, ``"2m"``, ``"1m30s"`` or ``"1h"``; ``"0s"`` only
+    with ``allow_zero`` (an optional pause, not a stage)."""
     if isinstance(value, bool):
         raise FoodclfError(f"duration {value!r}: expected seconds or a string like 30s, 2m, 1m30s")
     if isinstance(value, (int, float)):
@@ -62,8 +63,8 @@ def parse_duration(value: str | float | int) -> float:
             raise FoodclfError(f"duration {value!r}: expected seconds or a string like 30s, 2m, 1m30s")
         parts = {k: float(v) for k, v in match.groupdict().items() if v}
         seconds = parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
-    if not seconds > 0:
-        raise FoodclfError(f"duration {value!r}: must be more than 0 seconds")
+    if not (seconds > 0 or (allow_zero and seconds == 0)):
+        raise FoodclfError(f"duration {value!r}: must be {'0 or ' if allow_zero else ''}more than 0 seconds")
     return seconds
 
 

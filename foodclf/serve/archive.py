@@ -166,6 +166,19 @@ def variant_model(run_dir: Path) -> tuple[str, Path] | None:
     return None if variant == EAGER else (variant, model_path)
 
 
+def read_model_config(mar: str | os.PathLike) -> dict:
+    """The model-config.yaml inside a .mar (workers, batching, handler settings); {} when it has none."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(mar) as archive:
+            if MODEL_CONFIG_FILE not in archive.namelist():
+                return {}
+            return yaml.safe_load(archive.read(MODEL_CONFIG_FILE)) or {}
+    except (OSError, zipfile.BadZipFile, yaml.YAMLError) as e:
+        raise ArchiveError(f"{mar}: cannot read its {MODEL_CONFIG_FILE} ({e}); is it a .mar from foodclf archive?") from e
+
+
 def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int, threads: int,
                   response_timeout: int) -> None:
     if not NAME_PATTERN.match(name):

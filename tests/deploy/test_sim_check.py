@@ -29,7 +29,7 @@ def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, c
     script = load_script("check_hpa_sim")
     tolerance = 0.15
     code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
-                        "--stage-duration", "4s", "--tolerance", str(tolerance), "--out", str(tmp_path)])
+                        "--stage-duration", "4s", "--warmup", "2s", "--tolerance", str(tolerance), "--out", str(tmp_path)])
     check = json.loads((tmp_path / "check.json").read_text())
     (row,) = check["stages"]
     assert (row["users"], row["delay_s"]) == (2, 0.1)
@@ -40,3 +40,13 @@ def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, c
     worst = max(abs(row["transaction_rate_error"]), abs(row["response_time_error"]))
     assert code == (0 if worst <= tolerance else 1)
     assert f"largest relative error {worst:.1%}" in capsys.readouterr().out
+
+
+def test_a_batching_archive_is_named_as_the_simulations_blind_spot(trained_run, tmp_path, capsys, load_script):
+    script = load_script("check_hpa_sim")
+    from foodclf.serve.archive import archive_run
+    script._warn_if_batching(archive_run(trained_run.run_dir, "single", tmp_path, batch_size=1))
+    assert capsys.readouterr().out == ""
+    script._warn_if_batching(archive_run(trained_run.run_dir, "batched", tmp_path, batch_size=4))
+    out = capsys.readouterr().out
+    assert "batched.mar batches up to 4 requests" in out and "batch size 1" in out

@@ -29,5 +29,9 @@ def test_profile_files_and_errors(tmp_path):
         parse_profile([{"duration": 5, "users": 0, "delay": 1}])
     with pytest.raises(FoodclfError, match="duration"):
         parse_duration("soon")
+    # a stage cannot last 0 s; an optional pause (a warm-up) can
+    with pytest.raises(FoodclfError, match="more than 0 seconds"):
+        parse_duration("0s")
+    assert parse_duration("0s", allow_zero=True) == 0 and parse_duration("20s", allow_zero=True) == 20
     with pytest.raises(FoodclfError, match="not a known profile"):
         parse_profile(str(tmp_path / "missing.json"))

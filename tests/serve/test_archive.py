@@ -13,7 +13,7 @@ import yaml
 from ts.utils.util import list_classes_from_module
 
 from foodclf.errors import RunDirError
-from foodclf.serve.archive import ArchiveError, archive_run
+from foodclf.serve.archive import ArchiveError, archive_run, read_model_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,6 +42,14 @@ def test_archive_holds_the_run_files_and_config(mar, trained_run):
     assert config["handler"]["torch_threads"] == 1
     assert manifest["model"] == {**manifest["model"], "modelName": "food", "handler": "food_handler.py",
                                  "modelFile": "food_model.py", "serializedFile": "model.pt"}
+    assert read_model_config(mar) == config
+
+
+def test_reading_the_config_of_something_else_says_which_file(tmp_path):
+    not_a_mar = tmp_path / "food.mar"
+    not_a_mar.write_text("hello")
+    with pytest.raises(ArchiveError, match=r"food\.mar: cannot read its model-config.yaml"):
+        read_model_config(not_a_mar)
 
 
 def test_model_file_is_what_torchserve_can_build(mar, trained_run, tmp_path, monkeypatch):

@@ -1,9 +1,16 @@
 """Fixed replica counts measured for real: what scripts/check_hpa_sim.py --replicas compares.
 
 For each N, the closed-loop stages go through the balancer to N replicas under their quota;
-around them one replica's capacity curve (through the same balancer, under the same quota) is
-measured before and after, so that the simulation's replicas are the measured one and the
-curve's drift says how steady the machine was.
+right before and right after them one replica's capacity curve is measured (through the same
+balancer, under the same quota, the others drained meanwhile), so that the simulation's replicas
+are the measured one as the machine was at the time: this machine's speed moves by 10-25 % over
+minutes, far more than within one N's stages. The sweep after one N is the sweep before the
+next; the curves' largest change says how steady the machine was.
+
+Every replica is warmed up before anything is measured on it: a fresh TorchServe spends its first
+few hundred requests compiling (the JVM's JIT, the worker's first batches of each size) and
+under a 0.4-core quota answered them 20-25 % slower (22-23 ms of CPU a request once warm, 27-29
+in its first 20 s). The simulation's replica is a warm one, so the measured ones are too.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from foodclf.contracts.loadtest import LoadTest
-from foodclf.deploy.capacity import Capacity, capacity_from_loadtest
+from foodclf.deploy.capacity import Capacity, capacity_drift, capacity_from_loadtest, mean_capacity
 from foodclf.deploy.local.replicas import ReplicaSet
 from foodclf.loadtest.profiles import Stage
 from foodclf.loadtest.runner import run_capacity, run_loadtest
@@ -45,11 +52,21 @@ class MachineLoad:
 
 @dataclass
 class FixedMeasurement:
-    """The capacity curves (before, after), each N's load test, the machine's other load."""
+    """The capacity sweeps (one before each N, one at the end), each N's load test, the machine's other load."""
+    counts: list[int] = field(default_factory=list)
     curves: list[Capacity] = field(default_factory=list)
     measured: dict[int, LoadTest] = field(default_factory=dict)
     others: dict[str, float] = field(default_factory=dict)
     start_seconds: list[float] = field(default_factory=list)  # each replica's start to Ready
+
+    def capacity(self, n: int) -> Capacity:
+        """The curve for N replicas' stages: the mean of the sweeps right before and right after them."""
+        i = self.counts.index(n)
+        return mean_capacity(self.curves[i:i + 2])
+
+    def drift(self) -> float:
+        """The largest change of the curve between consecutive sweeps."""
+        return max((capacity_drift(a, b) for a, b in zip(self.curves, self.curves[1:])), default=0.0)
 
 
 def per_replica_stages(stages: Sequence[Stage], replicas: int) -> list[Stage]:
@@ -57,28 +74,50 @@ def per_replica_stages(stages: Sequence[Stage], replicas: int) -> list[Stage]:
     return [Stage(s.duration_s, s.users * replicas, s.delay_s) for s in stages]
 
 
+def warm_up(url: str, image: Path, seconds: float, users: int) -> None:
+    """``users`` closed-loop users without delay for ``seconds`` against ``url``, nothing kept."""
+    if seconds > 0:
+        log.info("warming up for %.0f s with %d users", seconds, users)
+        run_loadtest(url, image, [Stage(seconds, users, 0.0)], seed=0, profile="warm-up")
+
+
 def measure_fixed(replica_set: ReplicaSet, counts: Sequence[int], stages: Sequence[Stage], image: Path,
-                  levels: Sequence[int], level_s: float, out: Path) -> FixedMeasurement:
-    """Capacity of one replica, each count's stages (users per replica), capacity again."""
-    result = FixedMeasurement()
-    for when in ("before", "after"):
-        if when == "after":
-            for n in counts:
-                _measure_count(replica_set, n, per_replica_stages(stages, n), image, out, result)
-        replica_set.scale_to(1)
-        log.info("capacity of one replica (%s) at %s users, %.0f s each", when, list(levels), level_s)
-        with MachineLoad() as load:
-            doc = run_capacity(replica_set.url, image, list(levels), level_s, out_dir=out / f"capacity_{when}",
-                               server_pids=replica_set.pids(), seed=0, model=replica_set.model)
-        result.others[f"capacity_{when}"] = load.others(doc)
-        result.curves.append(capacity_from_loadtest(doc, str(out / f"capacity_{when}" / "loadtest.json")))
+                  levels: Sequence[int], level_s: float, out: Path, warmup_s: float = 0.0) -> FixedMeasurement:
+    """For each count: one replica's capacity, then the count's stages (users per replica); a
+    last capacity at the end. Every replica is warmed up for ``warmup_s`` when it joins."""
+    result = FixedMeasurement(counts=list(counts))
+    for n in counts:
+        _scale_warm(replica_set, n, image, warmup_s)
+        _sweep(replica_set, image, levels, level_s, out, f"capacity_before_{n}", result)
+        _measure_count(replica_set, n, per_replica_stages(stages, n), image, out, result)
+    _sweep(replica_set, image, levels, level_s, out, "capacity_end", result)
     result.start_seconds = [r.start_seconds for r in replica_set.started]
     return result
 
 
+def _sweep(replica_set: ReplicaSet, image: Path, levels: Sequence[int], level_s: float, out: Path, name: str,
+           result: FixedMeasurement) -> None:
+    """One replica's capacity curve, the others drained meanwhile."""
+    first = min(replica_set.replicas)
+    with replica_set.serving_only(first) as replica:
+        log.info("capacity of one replica (%s) at %s users, %.0f s each", name, list(levels), level_s)
+        with MachineLoad() as load:
+            doc = run_capacity(replica_set.url, image, list(levels), level_s, out_dir=out / name,
+                               server_pids=replica.server.process_pids(), seed=0, model=replica_set.model)
+    result.others[name] = load.others(doc)
+    result.curves.append(capacity_from_loadtest(doc, str(out / name / "loadtest.json")))
+
+
+def _scale_warm(replica_set: ReplicaSet, n: int, image: Path, warmup_s: float) -> None:
+    """Scale to ``n``; when replicas were added, warm the set up (the warm ones take their share too)."""
+    before = len(replica_set.replicas)
+    replica_set.scale_to(n)
+    if n > before:
+        warm_up(replica_set.url, image, warmup_s, users=2 * n)
+
+
 def _measure_count(replica_set: ReplicaSet, n: int, stages: list[Stage], image: Path, out: Path,
                    result: FixedMeasurement) -> None:
-    replica_set.scale_to(n)
     log.info("%d replica(s): %d stage(s) of %.0f s", n, len(stages), stages[0].duration_s)
     with MachineLoad() as load:
         doc = run_loadtest(replica_set.url, image, stages, out_dir=out / f"replicas_{n}",
