@@ -7,7 +7,8 @@ only the standard library and locust (never the foodclf package), drives the sta
 writes every completed request to a JSON file that the parent turns into statistics.
 
 SPEC.json: {"url", "image", "content_type", "stages": [{"duration_s", "users", "delay_s"}],
-            "timeout_s", "seed", "out"}
+            "timeout_s", "seed", "out", "clock_file" (optional: t0 is written there when the
+            first stage starts, for a controller that must keep the load's time)}
 out:       {"t0", "stage_starts", "end", "requests": [[start, seconds, status, error], ...],
             "cpu_s_at_stage_starts", "cpu_s_end"}   (this process's CPU seconds: the load
             generator's own load, one core at most, since locust's users share one thread)
@@ -104,6 +105,8 @@ def run(spec: dict) -> dict:
     env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
     t0 = time.time()
+    if spec.get("clock_file"):
+        _write_atomically(spec["clock_file"], repr(t0))
     starts, cpu_starts, at = [], [], t0
     try:
         for index, stage in enumerate(spec["stages"], start=1):
@@ -124,12 +127,15 @@ def main(spec_path: str) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s locust: %(message)s")
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
-    result = run(spec)
-    tmp = spec["out"] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(tmp, spec["out"])
+    _write_atomically(spec["out"], json.dumps(run(spec)))
     return 0
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """A reader polling ``path`` sees nothing or the whole text, never half of it."""
+    with open(path + ".part", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".part", path)
 
 
 if __name__ == "__main__":

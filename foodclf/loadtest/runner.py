@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,26 +65,31 @@ class Target:
     sample_interval_s: float = 1.0
     seed: int | None = None
     model: str | None = None
+    clock_file: Path | None = None    # the load's time 0 (epoch seconds) is written there at its start
 
 
 def run_loadtest(url: str, image: str | os.PathLike, stages: Sequence[Stage] | str,
                  out_dir: str | os.PathLike | None = None, server_pids: Iterable[int] | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, sample_interval_s: float = 1.0,
                  time_scale: float = 1.0, profile: str | None = None, seed: int | None = None,
-                 model: str | None = None, replica: Replica | None = None) -> LoadTest:
+                 model: str | None = None, replica: Replica | None = None,
+                 clock_file: str | os.PathLike | None = None) -> LoadTest:
     """Run the stages against ``url``; the loadtest.json contract (written to out_dir too).
 
     ``stages`` is a list of Stage, or anything ``parse_profile`` reads ("challenge", a file);
     ``time_scale`` shrinks every stage. ``server_pids``: processes to sample with all their
     descendants (a TorchServe serving this one model); ``replica``: the processes of one model
     of a TorchServe holding several (``foodclf.loadtest.memory.torchserve_replica``). By
-    default whoever listens on a loopback URL's port, nothing for a remote URL.
+    default whoever listens on a loopback URL's port, nothing for a remote URL. ``clock_file``:
+    the load generator writes its time 0 there (epoch seconds, ``time.time()``) as the first
+    stage starts, so that a controller running beside the load can keep the profile's time.
     """
     if isinstance(stages, (str, os.PathLike)):
         profile = profile or Path(str(stages)).name
     stages = parse_profile(stages if isinstance(stages, (str, os.PathLike)) else list(stages), time_scale)
     mode = "fixed" if len(stages) == 1 and profile is None else "profile"
     target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica)
+    target = replace(target, clock_file=Path(clock_file) if clock_file is not None else None)
     report, timeseries = measure(target, stages, mode=mode, profile=profile, time_scale=time_scale)
     if out_dir is not None:
         write_loadtest(report, timeseries, out_dir)
@@ -150,7 +155,8 @@ def run_locust(target: Target, stages: Sequence[Stage]) -> dict:
     with tempfile.TemporaryDirectory(prefix="foodclf-locust-") as tmp:
         spec = {"url": target.url, "image": str(target.image.resolve()), "timeout_s": float(target.timeout_s),
                 "seed": target.seed, "stages": [s.as_dict() for s in stages], "out": str(Path(tmp) / "requests.json"),
-                "content_type": mimetypes.guess_type(target.image.name)[0] or "application/octet-stream"}
+                "content_type": mimetypes.guess_type(target.image.name)[0] or "application/octet-stream",
+                "clock_file": str(target.clock_file) if target.clock_file else None}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         limit = total_duration(stages) + target.timeout_s + CHILD_START_S
         with open(Path(tmp) / "locust.log", "w+", encoding="utf-8") as logf:

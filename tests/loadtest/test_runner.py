@@ -2,6 +2,7 @@
 port nobody listens on. Every load is bounded: a few users for a second or two."""
 import csv
 import os
+import time
 from dataclasses import replace
 
 import pytest
@@ -35,6 +36,15 @@ def test_load_test_counts_add_up(ok_server, photo, tmp_path):
     # The load generator measured itself: some CPU, about one core at most (its users share a thread).
     assert all(0 < s.client_cpu_cores <= 1.2 for s in report.stages) and 0 < o.client_cpu_cores <= 1.2
     assert "Load generator CPU:" in format_summary(report)
+
+
+def test_the_load_writes_its_time_zero_for_a_controller_beside_it(ok_server, photo, tmp_path):
+    clock = tmp_path / "clock"
+    called = time.time()
+    report = run_loadtest(ok_server.url, photo, [Stage(1.0, 1, 0.05)], clock_file=clock, timeout_s=5)
+    t0 = float(clock.read_text())
+    # after the call (the child takes a moment to start), before the stage's end
+    assert called < t0 < time.time() - report.overall.duration_s + 0.5
 
 
 def test_a_saturated_client_is_a_warning(caplog, loadtest_data):
