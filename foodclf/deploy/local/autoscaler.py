@@ -56,9 +56,10 @@ class Autoscaler:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def run(self, until: Callable[[], bool]) -> list[Tick]:
-        """Scrape and sync on the settings' schedule until ``until()``; waits for starts and drains."""
-        self.t0 = time.monotonic()
+    def run(self, until: Callable[[], bool], start: float | None = None) -> list[Tick]:
+        """Scrape and sync on the settings' schedule until ``until()``, from ``start`` (a
+        time.monotonic() reading: the load's time 0; default now); waits for starts and drains."""
+        self.t0 = time.monotonic() if start is None else start
         for slot in self.set.replicas:
             self.set.cpu_cores(slot)  # the first scrape's starting mark
         interval = self.s.metrics_interval_s

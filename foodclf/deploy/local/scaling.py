@@ -61,35 +61,41 @@ def run_scaling(replica_set: ReplicaSet, spec: DeploymentSpec, settings: Simulat
     """Drive ``stages`` through the balancer while the HPA scales the set; (ticks, load test)."""
     done = threading.Event()
     result: dict = {}
+    out.mkdir(parents=True, exist_ok=True)
+    clock_file = out / "scaling_loadtest.t0"
+    clock_file.unlink(missing_ok=True)
 
     def load() -> None:
         try:
             result["loadtest"] = run_loadtest(replica_set.url, image, stages, out_dir=out / "scaling_loadtest",
                                               replica=Replica(workers=replica_set.pids), seed=0,
-                                              model=replica_set.model, profile="scaling")
+                                              model=replica_set.model, profile="scaling", clock_file=clock_file)
         except BaseException as e:  # noqa: BLE001 (handed to the main thread)
             result["error"] = e
         finally:
             done.set()
 
-    sent = _requests_sent(replica_set)
     thread = threading.Thread(target=load, name="load")
     thread.start()
     try:
-        # The controller's clock starts with the load's first request (the load generator takes
-        # seconds to start): time 0 is the profile's, as in the simulation.
-        while _requests_sent(replica_set) == sent and not done.is_set():
-            time.sleep(0.02)
-        ticks = Autoscaler(replica_set, spec, settings).run(until=done.is_set)
+        # The controller keeps the load's time: its time 0 is when the first stage starts (the
+        # load generator writes it), as in the simulation. Waiting for the first request instead
+        # would start it late by the first users' waits (up to 100 s in the challenge profile).
+        while not clock_file.exists() and not done.is_set():
+            time.sleep(0.01)
+        start = _monotonic_of(float(clock_file.read_text())) if clock_file.exists() else time.monotonic()
+        ticks = Autoscaler(replica_set, spec, settings).run(until=done.is_set, start=start)
     finally:
         thread.join()
+        clock_file.unlink(missing_ok=True)
     if "error" in result:
         raise result["error"]
     return ticks, result["loadtest"]
 
 
-def _requests_sent(replica_set: ReplicaSet) -> int:
-    return sum(server.requests for server in replica_set.balancer.stats().values())
+def _monotonic_of(epoch_s: float) -> float:
+    """time.monotonic()'s reading at the wall-clock time ``epoch_s``."""
+    return time.monotonic() - (time.time() - epoch_s)
 
 
 def simulate_scaling(capacity: Capacity, spec: DeploymentSpec, settings: SimulationSettings, stages: list[Stage],
