@@ -176,7 +176,8 @@ def read_model_config(mar: str | os.PathLike) -> dict:
                 return {}
             return yaml.safe_load(archive.read(MODEL_CONFIG_FILE)) or {}
     except (OSError, zipfile.BadZipFile, yaml.YAMLError) as e:
-        raise ArchiveError(f"{mar}: cannot read its {MODEL_CONFIG_FILE} ({e}); is it a .mar from foodclf archive?") from e
+        raise ArchiveError(f"{mar}: cannot read its {MODEL_CONFIG_FILE} ({e}); "
+                           "is it a .mar from foodclf archive?") from e
 
 
 def check_options(name: str, batch_size: int, max_batch_delay: int, workers: int, threads: int,

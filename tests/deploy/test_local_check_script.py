@@ -23,7 +23,8 @@ def test_check_hpa_sim_with_one_and_two_replicas(trained_run, tmp_path, capsys, 
     agree with what was measured."""
     script = load_script("check_hpa_sim")
     code = script.main([str(trained_run.run_dir), "--replicas", "1,2", "--cpu-scale", "0.25", "--levels", "1,2",
-                        "--level-duration", "3s", "--stage", "2:0.1", "--stage-duration", "4s", "--warmup", "2s", "--out", str(tmp_path)])
+                        "--level-duration", "3s", "--stage", "2:0.1", "--stage-duration", "4s", "--warmup", "2s",
+                        "--out", str(tmp_path)])
     check = json.loads((tmp_path / "check.json").read_text())
     assert check["replica_counts"] == [1, 2] and check["cpu_limit"] == 0.5
     assert [(r["replicas"], r["users"]) for r in check["stages"]] == [(1, 2), (2, 4)]

@@ -29,7 +29,8 @@ def test_check_hpa_sim_script_against_a_real_torchserve(trained_run, tmp_path, c
     script = load_script("check_hpa_sim")
     tolerance = 0.15
     code = script.main([str(trained_run.run_dir), "--levels", "1,2", "--level-duration", "3s", "--stage", "2:0.1",
-                        "--stage-duration", "4s", "--warmup", "2s", "--tolerance", str(tolerance), "--out", str(tmp_path)])
+                        "--stage-duration", "4s", "--warmup", "2s", "--tolerance", str(tolerance),
+                        "--out", str(tmp_path)])
     check = json.loads((tmp_path / "check.json").read_text())
     (row,) = check["stages"]
     assert (row["users"], row["delay_s"]) == (2, 0.1)
