@@ -15,11 +15,11 @@ when an error is beyond --tolerance (default 15 %). The measured files and check
 
 With --replicas N1,N2,...: every replica is a TorchServe whose processes live in a cgroup with
 the Deployment's CPU limit × --cpu-scale as quota (foodclf.deploy.local; needs root and
-haproxy), behind HAProxy (--balance, default random(1) as kube-proxy picks). One replica's
-capacity is measured through the balancer under that quota, before and after; then, for each N,
-the stages run with N times their users (a --stage's users are per replica) and are compared
-with the simulation of N fixed replicas under the same scaled limit: rate, response time and
-failures, one row per N and stage.
+haproxy), behind HAProxy (--balance, default random(1) as kube-proxy picks). For each N, one
+replica's capacity is measured through the balancer under that quota (the others drained), then
+the stages run with N times their users (a --stage's users are per replica); a last sweep ends
+the run. Each N is compared with the simulation of N fixed replicas under the same scaled limit,
+fed by the two sweeps around its stages: rate, response time and failures, one row per N and stage.
 
 With --scaling: the hpa overlay's HPA (foodclf.deploy.controller, as the simulation runs it)
 scales such replicas during the --profile shrunk by --time-scale, its users scaled so that the

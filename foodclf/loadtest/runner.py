@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -88,8 +88,7 @@ def run_loadtest(url: str, image: str | os.PathLike, stages: Sequence[Stage] | s
         profile = profile or Path(str(stages)).name
     stages = parse_profile(stages if isinstance(stages, (str, os.PathLike)) else list(stages), time_scale)
     mode = "fixed" if len(stages) == 1 and profile is None else "profile"
-    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica)
-    target = replace(target, clock_file=Path(clock_file) if clock_file is not None else None)
+    target = _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica, clock_file)
     report, timeseries = measure(target, stages, mode=mode, profile=profile, time_scale=time_scale)
     if out_dir is not None:
         write_loadtest(report, timeseries, out_dir)
@@ -204,7 +203,8 @@ def model_name(url: str) -> str:
     return segments[-1] if segments else ""
 
 
-def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica=None) -> Target:
+def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, replica=None,
+            clock_file=None) -> Target:
     """The run's Target, its inputs checked before anything starts."""
     url = check_url(url)
     image = Path(image)
@@ -213,4 +213,4 @@ def _target(url, image, timeout_s, server_pids, sample_interval_s, seed, model, 
     if not timeout_s > 0:
         raise FoodclfError(f"request timeout must be more than 0 s, got {timeout_s}")
     return Target(url, image, float(timeout_s), list(server_pids) if server_pids else None,
-                  replica, sample_interval_s, seed, model)
+                  replica, sample_interval_s, seed, model, Path(clock_file) if clock_file is not None else None)

@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,8 +169,6 @@ def variant_model(run_dir: Path) -> tuple[str, Path] | None:
 
 def read_model_config(mar: str | os.PathLike) -> dict:
     """The model-config.yaml inside a .mar (workers, batching, handler settings); {} when it has none."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(mar) as archive:
             if MODEL_CONFIG_FILE not in archive.namelist():
