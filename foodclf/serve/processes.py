@@ -27,13 +27,14 @@ def stop_group(process: subprocess.Popen, timeout: float) -> None:
     _signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        process.poll()  # reap the launcher, or its zombie keeps the group "alive"
+        process.poll()  # reap the launcher
         if not _group_alive(pgid):
             break
         time.sleep(0.2)
     else:
         log.warning("TorchServe did not stop within %.0f s of SIGTERM; killing it", timeout)
         _signal_group(pgid, signal.SIGKILL)
+        _wait_for_group_to_die(pgid, timeout=5.0)
     process.wait()
 
 
@@ -53,8 +54,19 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    """Whether a process of the group still runs. Zombies do not count: an orphan's zombie
+    waits for PID 1 to reap it, which in a container may take long or never happen."""
+    for member in psutil.process_iter():
+        try:
+            if os.getpgid(member.pid) == pgid and member.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (psutil.Error, ProcessLookupError):
+            pass
+    return False
+
+
+def _wait_for_group_to_die(pgid: int, timeout: float) -> None:
+    """SIGKILL is delivered asynchronously: wait until the kernel has ended every member."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
