@@ -27,7 +27,7 @@ def stop_group(process: subprocess.Popen, timeout: float) -> None:
     _signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        process.poll()  # reap the launcher
+        process.poll()  # reap the launcher, or its zombie keeps the group "alive"
         if not _group_alive(pgid):
             break
         time.sleep(0.2)
@@ -54,19 +54,29 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. Zombies do not count: an orphan's zombie
-    waits for PID 1 to reap it, which in a container may take long or never happen."""
-    for member in psutil.process_iter():
-        try:
-            if os.getpgid(member.pid) == pgid and member.status() != psutil.STATUS_ZOMBIE:
-                return True
-        except (psutil.Error, ProcessLookupError):
-            pass
-    return False
+    """Whether the group has a process, zombies included (TorchServe's exited workers are
+    reaped by PID 1 within moments here)."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def _wait_for_group_to_die(pgid: int, timeout: float) -> None:
-    """SIGKILL is delivered asynchronously: wait until the kernel has ended every member."""
+    """SIGKILL is delivered asynchronously: wait until the kernel has ended every member. Zombies
+    count as ended: an orphan's zombie waits for PID 1, which in a container may never reap it."""
     deadline = time.monotonic() + timeout
-    while _group_alive(pgid) and time.monotonic() < deadline:
+    while _live_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def _live_members(pgid: int) -> list[int]:
+    members = []
+    for member in psutil.process_iter():
+        try:
+            if os.getpgid(member.pid) == pgid and member.status() != psutil.STATUS_ZOMBIE:
+                members.append(member.pid)
+        except (psutil.Error, ProcessLookupError):
+            pass
+    return members
