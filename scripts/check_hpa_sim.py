@@ -42,6 +42,7 @@ so when a --mar batches.
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,10 +167,13 @@ def _check_replicas(args, stages, store: Path, name: str, image: Path, out: Path
             for row in compare_with_loadtest(got.capacity(n), got.measured[n], cpu_limit=limit, replicas=n)]
     extra = {"replica_counts": args.replicas, "cpu_limit": limit, "cpu_scale": args.cpu_scale,
              "balance": args.balance, "replica_start_s": [round(s, 1) for s in got.start_seconds],
-             "capacity_by_count": {str(n): [p.__dict__ for p in got.capacity(n).points] for n in args.replicas}}
-    capacity = mean_capacity(got.curves)
-    return _conclude(args, name, capacity, got.drift(), rows, got.others, out, extra,
-                     label="mean of the sweeps; each N is simulated with the two around its stages")
+             "capacity_by_count": {str(n): [p.__dict__ for p in got.capacity(n).at_limit.points]
+                                   for n in args.replicas},
+             "free_capacity_by_count": {str(n): [p.__dict__ for p in got.capacity(n).points] for n in args.replicas}}
+    print("capacity with the quota lifted (mean of the sweeps; the simulation's replicas serve so while their "
+          "period's budget lasts): " + _points(mean_capacity(got.free_curves)))
+    return _conclude(args, name, mean_capacity(got.curves), got.drift(), rows, got.others, out, extra,
+                     label="under the quota, mean of the sweeps; each N is simulated with the two around its stages")
 
 
 def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Path) -> int:
@@ -184,8 +188,12 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
         with MachineLoad() as load:
             doc = run_capacity(replica_set.url, image, levels, parse_duration(args.level_duration),
                                out_dir=out / "capacity", server_pids=replica_set.pids(), seed=0, model=name)
-        capacity = capacity_from_loadtest(doc, str(out / "capacity" / "loadtest.json"))
-        stages, _ = scale_to_peak_load(parse_profile(args.profile, args.time_scale), capacity, args.peak_load)
+        held = capacity_from_loadtest(doc, str(out / "capacity" / "loadtest.json"))
+        with replica_set.started[0].group.quota_lifted():  # how it serves while its period's budget lasts
+            free = run_capacity(replica_set.url, image, levels, parse_duration(args.level_duration),
+                                out_dir=out / "capacity_free", server_pids=replica_set.pids(), seed=0, model=name)
+        capacity = replace(capacity_from_loadtest(free, str(out / "capacity_free" / "loadtest.json")), at_limit=held)
+        stages, _ = scale_to_peak_load(parse_profile(args.profile, args.time_scale), held, args.peak_load)
         print(f"scaling run: {args.profile} × {args.time_scale} ({sum(s.duration_s for s in stages):.0f} s), "
               f"up to {max(s.users for s in stages)} users, replicas of {spec.cpu_limit:.2f} cores "
               f"(request {spec.cpu_request:.2f}), HPA target {spec.target_cpu_utilization:.0f} %")
@@ -204,7 +212,8 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
                                     "cpu_limit": spec.cpu_limit, "cpu_request": spec.cpu_request,
                                     "replica_start_s": [round(s, 1) for s in starts],
                                     "model_load_s": round(settings.model_load_s, 1), "other_busy_cores": others,
-                                    "capacity": [p.__dict__ for p in capacity.points]})
+                                    "capacity": [p.__dict__ for p in held.points],
+                                    "free_capacity": [p.__dict__ for p in capacity.points]})
     return _print_scaling(args, comparison, others, starts, out)
 
 
@@ -275,8 +284,7 @@ def _conclude(args, name: str, capacity, drift: float, rows: list[dict], others:
     print(machine_line())
     print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
           + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
-    print(f"capacity (one replica, no delay, {label}): " + ", ".join(
-        f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points))
+    print(f"capacity (one replica, no delay, {label}): " + _points(capacity))
     print(f"capacity drift between sweeps: {drift:.1%}")
     print(_table(rows))
     worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
@@ -291,6 +299,10 @@ def _conclude(args, name: str, capacity, drift: float, rows: list[dict], others:
     if args.out:
         print(f"files in {out}")
     return 0 if ok else 1
+
+
+def _points(capacity) -> str:
+    return ", ".join(f"{p.users} users {p.transaction_rate:.2f}/s {p.cpu_cores:.2f} cores" for p in capacity.points)
 
 
 def _sample_photo(path: Path) -> Path:

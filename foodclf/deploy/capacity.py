@@ -32,6 +32,9 @@ class Capacity:
     model: str
     source: str
     points: tuple[CapacityPoint, ...]  # ascending users
+    # The same replica measured held at its CPU limit (under the quota), where known: how a
+    # throttled replica serves (foodclf.deploy.quota). The points above then had CPU to spare.
+    at_limit: Capacity | None = None
 
     def rate(self, n: int) -> float:
         return self._interpolate(n, "transaction_rate", 0.0)

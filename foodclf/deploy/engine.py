@@ -1,9 +1,10 @@
 """The event-driven simulation: siege's users, the Service, the pods and the HPA controller in time.
 
 * A replica is a processor-sharing server: with ``n`` requests inside it completes the capacity
-  curve's transaction rate at ``n`` users in total and uses the curve's CPU at ``n``; above the
-  pod's CPU limit it is throttled (CPU = limit, the rate shrinks in proportion). It holds at most
-  ``queue_size`` requests (TorchServe's job_queue_size); more are refused (503).
+  curve's transaction rate at ``n`` users in total and uses the curve's CPU at ``n``, as long as
+  its CPU quota has budget left in the period; once spent, it serves as the replica held at its
+  limit (foodclf.deploy.quota). It holds at most ``queue_size`` requests (TorchServe's
+  job_queue_size); more are refused (503).
 * Users are siege's closed loop (as foodclf.loadtest.runner's): wait uniform(0, delay), send one
   request, wait for the answer, again. A stage change redraws the waits of waiting users; a
   request counts in the stage in which it completes. It fails when no replica is ready
@@ -30,10 +31,12 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from foodclf.deploy.capacity import Capacity, served_rate
+from foodclf.deploy.capacity import Capacity
 from foodclf.deploy.cluster import SimulationError, SimulationSettings, place_pod, ready_delay_s
 from foodclf.deploy.controller import ControllerState, PodView, reconcile
+from foodclf.deploy.pods import Pod, Request
 from foodclf.deploy.prometheus import keep_window, rate
+from foodclf.deploy.quota import SPENT, quota_table
 from foodclf.deploy.spec import DeploymentSpec
 from foodclf.deploy.tally import Tally
 from foodclf.loadtest.profiles import Stage
@@ -49,41 +52,6 @@ CSV_FIELDS = ["t_s", "stage", "users", "replicas", "pods", "ready", "pending", "
               "hpa_desired"]
 
 
-class _Request:
-    __slots__ = ("user", "sent_s", "pod", "counted")
-
-    def __init__(self, user: int, sent_s: float):
-        self.user, self.sent_s, self.pod, self.counted = user, sent_s, None, False
-
-
-class _Pod:
-    """A pod: its life-cycle times, the requests it serves (processor sharing) and its CPU counter."""
-
-    def __init__(self, name: int, created_s: float):
-        self.name = name
-        self.created_s = created_s
-        self.node: int | None = None
-        self.bound_s: float | None = None
-        self.started_s = math.inf      # container running (memory from here)
-        self.up_s = math.inf           # TorchServe answering
-        self.ready_s = math.inf
-        self.deleted_s: float | None = None
-        self.gone = False
-        self.jobs: list[tuple[float, int, _Request]] = []  # (finish tag, seq, request)
-        self.attained = 0.0            # service each request in it has received (PS virtual time)
-        self.cpu_seconds = 0.0
-        self.scrape: tuple[float, float] | None = None     # (time, cpu_seconds) at the last scrape
-        self.sample: tuple[float, float] | None = None     # (time, cores)
-        self.latency_s: float | None = None  # TorchServe's summed latency of answers; None: no answer yet
-        self.series: list[tuple[float, float]] = []         # Prometheus' samples of it: (time, seconds)
-
-    def ready(self, t: float) -> bool:
-        return self.deleted_s is None and t >= self.ready_s
-
-    def running(self, t: float) -> bool:
-        return not self.gone and t >= self.started_s
-
-
 class Engine:
     """One run: build it, call run(), then read rows (the CSV's) and tally (stages and totals)."""
 
@@ -95,20 +63,18 @@ class Engine:
         self.end = sum(st.duration_s for st in stages)
         self.events: list[tuple[float, int, str, Any]] = []
         self.seq = 0
-        # Per replica, indexed by requests inside: service rate and CPU, CPU limit applied.
+        # Per replica, indexed by requests inside: service rate and CPU with and without CPU budget.
         top = settings.queue_size
-        table = [served_rate(capacity.rate(n), capacity.cpu(n), spec.cpu_limit) for n in range(top + 1)]
-        self.rate = [r for r, _ in table]
-        self.cpu = [c for _, c in table]
+        self.quota = quota_table(capacity, spec.cpu_limit, top)
         self.pss = [capacity.pss_mb(n) for n in range(top + 1)]  # a replica's Σ PSS with n requests in it
         self.busiest_replica_jobs = 0  # the most requests one running replica held (its peak memory)
         self.server_up_s = settings.model_load_s
         self.ready_after_start_s = ready_delay_s(settings.model_load_s, spec.readiness, spec.startup)
         c = settings.cluster
         self.free = [[c.node_cpu, c.node_memory_bytes] for _ in range(c.nodes)]
-        self.pods: list[_Pod] = []
-        self._running: list[_Pod] = []   # _states' answer, valid until _states_until
-        self._ready: list[_Pod] = []
+        self.pods: list[Pod] = []
+        self._running: list[Pod] = []   # _states' answer, valid until _states_until
+        self._ready: list[Pod] = []
         self._states_until = -math.inf
         self.replicas = 0
         self.controller = ControllerState()
@@ -117,7 +83,7 @@ class Engine:
         # Users: each has a token; a wake-up event with an old token is stale.
         self.users = 0
         self.user_token: list[int] = []
-        self.user_request: list[_Request | None] = []
+        self.user_request: list[Request | None] = []
         self.stage_index = 0
         self.tally = Tally()  # transactions, response times, CPU, memory: per interval, stage and run
         self.rows: list[dict] = []
@@ -152,11 +118,12 @@ class Engine:
             while events and events[0][2] == "timeout" and not self._awaited(events[0][3]):
                 heapq.heappop(events)
             t_event = events[0][0] if events else math.inf
-            pod, t_done = self._next_completion()
-            if t_done <= t_event and t_done < self.end:
-                self._advance(t_done)
-                self._complete(pod)
-                continue
+            pod, t_next, completes = self._next_change()
+            if t_next <= t_event and t_next < self.end:
+                self._advance(t_next)
+                if completes:
+                    self._complete(pod)
+                continue  # else a pod's CPU budget ran out: it slows down from here
             if t_event > self.end:
                 self._advance(self.end)
                 self.tally.finish_stage(self.stage_index, self.stages[self.stage_index], self.t)
@@ -165,37 +132,56 @@ class Engine:
             self._advance(t)
             getattr(self, f"_on_{kind}")(data)
 
-    def _next_completion(self) -> tuple[_Pod | None, float]:
-        best, best_t, rate = None, math.inf, self.rate
+    def _next_change(self) -> tuple[Pod | None, float, bool]:
+        """The next pod to complete a request or to spend its CPU budget: (pod, when, completes)."""
+        best, best_t, completes = None, math.inf, False
+        q = self.quota
         for pod in self._states(self.t)[0]:  # the hot loop (only running pods hold requests): locals
             n = len(pod.jobs)
-            if n and rate[n] > 0:
-                t = (pod.jobs[0][0] - pod.attained) * n / rate[n]
+            if not n:
+                continue
+            drain = q.drain[n]
+            if drain > 0 and pod.budget > SPENT:  # on budget: full speed until it is spent
+                rate_n, t_spent = q.free_rate[n], pod.budget / drain
+                if t_spent < best_t:
+                    best, best_t, completes = pod, t_spent, False
+            else:
+                rate_n = q.free_rate[n] if drain <= 0 else q.held_rate[n]
+            if rate_n > 0:
+                t = (pod.jobs[0][0] - pod.attained) * n / rate_n
                 if t < best_t:
-                    best, best_t = pod, t
-        return best, self.t + max(0.0, best_t)
+                    best, best_t, completes = pod, t, True
+        return best, self.t + max(0.0, best_t), completes
 
     def _advance(self, t: float) -> None:
         now, dt = self.t, t - self.t
         if dt <= 0:
             return
         memory = used = 0.0
-        rate, cpu, pss = self.rate, self.cpu, self.pss
+        q, pss = self.quota, self.pss
         busiest = self.busiest_replica_jobs
         running, ready = self._states(now)
         for pod in running:  # the hot loop: locals, no method calls
             n = len(pod.jobs)
             if n:
-                pod.attained += dt * rate[n] / n
-                pod.cpu_seconds += dt * cpu[n]
-                used += dt * cpu[n]
+                drain = q.drain[n]
+                if drain <= 0 or pod.budget > SPENT:
+                    rate_n, cpu_n = q.free_rate[n], q.free_cpu[n]
+                    pod.budget = min(q.bucket, max(0.0, pod.budget - drain * dt))
+                else:
+                    rate_n, cpu_n = q.held_rate[n], q.held_cpu[n]
+                pod.attained += dt * rate_n / n
+                pod.cpu_seconds += dt * cpu_n
+                used += dt * cpu_n
+            elif pod.budget < q.bucket:
+                pod.budget = min(q.bucket, pod.budget + q.limit * dt)
             memory += pss[n]
             busiest = n if n > busiest else busiest
         self.tally.accrue(dt, used, memory, self.replicas, len(ready))
         self.busiest_replica_jobs = busiest
         self.t = t
 
-    def _states(self, t: float) -> tuple[list[_Pod], list[_Pod]]:
+    def _states(self, t: float) -> tuple[list[Pod], list[Pod]]:
         """The running pods and the ready ones at ``t``, in pod order. They change only when a pod
         is added, bound, deleted or removed, or when one's start or ready time passes: kept until
         then, so that every event does not test every pod (time only moves forward)."""
@@ -215,7 +201,7 @@ class Engine:
         user, token = data
         if user >= self.users or token != self.user_token[user]:
             return  # a wake-up from before a stage change or from a user who left
-        request = _Request(user, self.t)
+        request = Request(user, self.t)
         self.user_request[user] = request
         endpoints = self._states(self.t)[1]
         pod = self.rng.choice(endpoints) if endpoints else None
@@ -227,7 +213,7 @@ class Engine:
         heapq.heappush(pod.jobs, (pod.attained + 1.0, self.seq, request))
         self._push(self.t + self.s.timeout_s, "timeout", request)
 
-    def _complete(self, pod: _Pod) -> None:
+    def _complete(self, pod: Pod) -> None:
         tag, _, request = heapq.heappop(pod.jobs)
         pod.latency_s = (pod.latency_s or 0.0) + self.t - request.sent_s  # counted even if the client gave up
         # Rounding must not let the next tag fall behind; an empty pod starts counting afresh.
@@ -240,15 +226,15 @@ class Engine:
         self.tally.count(success=True, elapsed_s=self.t - request.sent_s)
         self._think(request.user)
 
-    def _on_timeout(self, request: _Request) -> None:
+    def _on_timeout(self, request: Request) -> None:
         if self._awaited(request):
             self._fail(request, self.t)  # the server keeps working on it; the client has given up
 
-    def _awaited(self, request: _Request) -> bool:
+    def _awaited(self, request: Request) -> bool:
         """Whether a user still waits for this request's answer."""
         return not request.counted and request.user < self.users and self.user_request[request.user] is request
 
-    def _fail(self, request: _Request, retry_s: float) -> None:
+    def _fail(self, request: Request, retry_s: float) -> None:
         request.counted = True
         self.tally.count(success=False)
         self._think(request.user, not_before=retry_s)
@@ -307,7 +293,7 @@ class Engine:
             self._scale(desired)
         self._push(self.t + self.s.sync_period_s, "sync", None)
 
-    def _view(self, pod: _Pod) -> PodView:
+    def _view(self, pod: Pod) -> PodView:
         return PodView(
             request_cores=self.spec.cpu_request, deleting=pod.deleted_s is not None,
             pending=pod.node is None or self.t < pod.started_s, ready=pod.ready(self.t),
@@ -334,13 +320,13 @@ class Engine:
                     self._remove(pod)
         self.replicas = desired
 
-    def _new_pod(self) -> _Pod:
-        pod = _Pod(len(self.pods), self.t)
+    def _new_pod(self) -> Pod:
+        pod = Pod(len(self.pods), self.t, budget=self.quota.bucket)
         self.pods.append(pod)
         self._pods_changed()
         return pod
 
-    def _bind(self, pod: _Pod, settle: bool = False) -> bool:
+    def _bind(self, pod: Pod, settle: bool = False) -> bool:
         node = place_pod(self.free, self.spec.cpu_request, self.spec.memory_request_bytes)
         if node is None:
             return False  # Pending until a node frees up
@@ -357,7 +343,7 @@ class Engine:
             pod.ready_s = pod.started_s + self.ready_after_start_s
         return True
 
-    def _remove(self, pod: _Pod) -> None:
+    def _remove(self, pod: Pod) -> None:
         pod.gone = True
         if pod.node is not None:
             self.pod_seconds_done += self.t - max(pod.bound_s, 0.0)

@@ -32,13 +32,19 @@ def test_check_hpa_sim_with_one_and_two_replicas(trained_run, tmp_path, capsys, 
         assert row["measured_transaction_rate"] > 0 and row["simulated_transaction_rate"] > 0
         assert math.isfinite(row["transaction_rate_error"]) and row["measured_failures"] == 0
     assert len(check["replica_start_s"]) == 2 and all(s > 0 for s in check["replica_start_s"])
-    # one sweep before each count's stages and one at the end; each count gets the two around it
-    sweeps = [load_capacity(tmp_path / d / "loadtest.json")
-              for d in ("capacity_before_1", "capacity_before_2", "capacity_end")]
-    assert check["capacity_drift"] == round(max(capacity_drift(a, b) for a, b in zip(sweeps, sweeps[1:])), 4)
-    for n, around in (("1", sweeps[:2]), ("2", sweeps[1:])):
-        assert [p["transaction_rate"] for p in check["capacity_by_count"][n]] == pytest.approx(
-            [p.transaction_rate for p in mean_capacity(around).points])
+    # sweeps under the quota and with it lifted, before each count's stages and at the end;
+    # each count gets the two around it
+    names = ("capacity_before_1", "capacity_before_2", "capacity_end")
+    held = [load_capacity(tmp_path / d / "loadtest.json") for d in names]
+    free = [load_capacity(tmp_path / f"{d}_free" / "loadtest.json") for d in names]
+    assert check["capacity_drift"] == round(max(capacity_drift(a, b) for sweeps in (held, free)
+                                                for a, b in zip(sweeps, sweeps[1:])), 4)
+    for key, sweeps in (("capacity_by_count", held), ("free_capacity_by_count", free)):
+        for n, around in (("1", sweeps[:2]), ("2", sweeps[1:])):
+            assert [p["transaction_rate"] for p in check[key][n]] == pytest.approx(
+                [p.transaction_rate for p in mean_capacity(around).points])
+    # without its quota one replica uses more than its quota's cores
+    assert max(p.cpu_cores for p in free[0].points) > check["cpu_limit"]
     worst = max(abs(e) for r in check["stages"] for e in (r["transaction_rate_error"], r["response_time_error"]))
     assert code == (0 if worst <= 0.15 else 1)
     assert f"largest relative error {worst:.1%}" in capsys.readouterr().out

@@ -43,14 +43,22 @@ def test_a_cpu_group_holds_a_busy_process_to_its_quota():
             group.add(busy.pid)
             assert busy.pid in group.pids()
             assert group.quota_file() in (f"{round(0.25 * PERIOD_US)} {PERIOD_US}",)
-            start, used = time.monotonic(), group.usage_s()
-            time.sleep(1.5)
-            cores = (group.usage_s() - used) / (time.monotonic() - start)
+            cores = busy_cores(group, seconds=1.5)
+            with group.quota_lifted():
+                free_cores = busy_cores(group, seconds=1.0)
+            assert group.quota_file() == f"{round(0.25 * PERIOD_US)} {PERIOD_US}"  # back after the block
         finally:
             busy.kill()
             busy.wait()
     assert 0.15 < cores <= 0.25 * 1.1
+    assert free_cores > 0.6  # one spinning thread, no quota: about a core
     assert not group.folders[0].exists()
+
+
+def busy_cores(group: CpuGroup, seconds: float) -> float:
+    start, used = time.monotonic(), group.usage_s()
+    time.sleep(seconds)
+    return (group.usage_s() - used) / (time.monotonic() - start)
 
 
 @pytest.mark.serve

@@ -16,6 +16,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from foodclf.errors import FoodclfError
@@ -80,15 +82,31 @@ class CpuGroup:
                 folder.mkdir(exist_ok=True)
             if self.version == "v2":
                 _enable_cpu_controller(self.root)
-                (self.folders[0] / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")
             else:
                 (self.folders[0] / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-                (self.folders[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            self._write_quota(self.quota_us)
         except OSError as e:
             self.remove()
             raise CgroupError(f"cannot make CPU group {self.folders[0]} ({e}); quotas need root") from e
         log.info("CPU group %s: %.2f cores", self.folders[0], self.cores)
         return self
+
+    @contextmanager
+    def quota_lifted(self) -> Iterator[CpuGroup]:
+        """Within the block the group's processes may use every core; then the quota again.
+        (How a replica serves with CPU to spare, which a quota's budget allows for a moment.)"""
+        self._write_quota(None)
+        try:
+            yield self
+        finally:
+            self._write_quota(self.quota_us)
+
+    def _write_quota(self, quota_us: int | None) -> None:
+        """``quota_us`` per period, or no quota (None)."""
+        if self.version == "v2":
+            (self.folders[0] / "cpu.max").write_text(f"{'max' if quota_us is None else quota_us} {PERIOD_US}")
+        else:
+            (self.folders[0] / "cpu.cfs_quota_us").write_text(str(-1 if quota_us is None else quota_us))
 
     def add(self, pid: int) -> None:
         """Move ``pid`` (all its threads) into the group; processes it forks afterwards are born here."""

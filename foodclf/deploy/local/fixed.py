@@ -1,11 +1,12 @@
 """Fixed replica counts measured for real: what scripts/check_hpa_sim.py --replicas compares.
 
 For each N, the closed-loop stages go through the balancer to N replicas under their quota;
-right before and right after them one replica's capacity curve is measured (through the same
-balancer, under the same quota, the others drained meanwhile), so that the simulation's replicas
-are the measured one as the machine was at the time: this machine's speed moves by 10-25 % over
-minutes, far more than within one N's stages. The sweep after one N is the sweep before the
-next; the curves' largest change says how steady the machine was.
+right before and right after them one replica's capacity is measured twice (through the same
+balancer, the others drained meanwhile): under its quota (how it serves once the period's budget
+is spent) and with the quota lifted (how it serves while budget is left: foodclf.deploy.quota),
+so that the simulation's replicas are the measured one as the machine was at the time: this
+machine's speed moves by 10-25 % over minutes, far more than within one N's stages. The sweeps
+after one N are those before the next; the curves' largest change says how steady the machine was.
 
 Every replica is warmed up before anything is measured on it: a fresh TorchServe spends its first
 few hundred requests compiling (the JVM's JIT, the worker's first batches of each size) and
@@ -17,14 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
 
 from foodclf.contracts.loadtest import LoadTest
 from foodclf.deploy.capacity import Capacity, capacity_drift, capacity_from_loadtest, mean_capacity
-from foodclf.deploy.local.replicas import ReplicaSet
+from foodclf.deploy.local.replicas import Replica, ReplicaSet
 from foodclf.loadtest.profiles import Stage
 from foodclf.loadtest.runner import run_capacity, run_loadtest
 
@@ -52,21 +53,24 @@ class MachineLoad:
 
 @dataclass
 class FixedMeasurement:
-    """The capacity sweeps (one before each N, one at the end), each N's load test, the machine's other load."""
+    """The capacity sweeps (before each N, at the end), each N's load test, the machine's other load."""
     counts: list[int] = field(default_factory=list)
-    curves: list[Capacity] = field(default_factory=list)
+    curves: list[Capacity] = field(default_factory=list)       # under the quota
+    free_curves: list[Capacity] = field(default_factory=list)  # the quota lifted
     measured: dict[int, LoadTest] = field(default_factory=dict)
     others: dict[str, float] = field(default_factory=dict)
     start_seconds: list[float] = field(default_factory=list)  # each replica's start to Ready
 
     def capacity(self, n: int) -> Capacity:
-        """The curve for N replicas' stages: the mean of the sweeps right before and right after them."""
+        """The curve for N replicas' stages: the mean of the sweeps right before and right after
+        them, free, with the mean of those under the quota as its ``at_limit``."""
         i = self.counts.index(n)
-        return mean_capacity(self.curves[i:i + 2])
+        return replace(mean_capacity(self.free_curves[i:i + 2]), at_limit=mean_capacity(self.curves[i:i + 2]))
 
     def drift(self) -> float:
-        """The largest change of the curve between consecutive sweeps."""
-        return max((capacity_drift(a, b) for a, b in zip(self.curves, self.curves[1:])), default=0.0)
+        """The largest change of a curve between consecutive sweeps."""
+        return max((capacity_drift(a, b) for curves in (self.curves, self.free_curves)
+                    for a, b in zip(curves, curves[1:])), default=0.0)
 
 
 def per_replica_stages(stages: Sequence[Stage], replicas: int) -> list[Stage]:
@@ -97,15 +101,22 @@ def measure_fixed(replica_set: ReplicaSet, counts: Sequence[int], stages: Sequen
 
 def _sweep(replica_set: ReplicaSet, image: Path, levels: Sequence[int], level_s: float, out: Path, name: str,
            result: FixedMeasurement) -> None:
-    """One replica's capacity curve, the others drained meanwhile."""
-    first = min(replica_set.replicas)
-    with replica_set.serving_only(first) as replica:
-        log.info("capacity of one replica (%s) at %s users, %.0f s each", name, list(levels), level_s)
-        with MachineLoad() as load:
-            doc = run_capacity(replica_set.url, image, list(levels), level_s, out_dir=out / name,
-                               server_pids=replica.server.process_pids(), seed=0, model=replica_set.model)
+    """One replica's capacity curves under its quota and with it lifted, the others drained meanwhile."""
+    with replica_set.serving_only(min(replica_set.replicas)) as replica:
+        result.curves.append(_capacity(replica_set, replica, image, levels, level_s, out, name, result))
+        with replica.group.quota_lifted():
+            result.free_curves.append(_capacity(replica_set, replica, image, levels, level_s, out, f"{name}_free",
+                                                result))
+
+
+def _capacity(replica_set: ReplicaSet, replica: Replica, image: Path, levels: Sequence[int], level_s: float,
+              out: Path, name: str, result: FixedMeasurement) -> Capacity:
+    log.info("capacity of one replica (%s) at %s users, %.0f s each", name, list(levels), level_s)
+    with MachineLoad() as load:
+        doc = run_capacity(replica_set.url, image, list(levels), level_s, out_dir=out / name,
+                           server_pids=replica.server.process_pids(), seed=0, model=replica_set.model)
     result.others[name] = load.others(doc)
-    result.curves.append(capacity_from_loadtest(doc, str(out / name / "loadtest.json")))
+    return capacity_from_loadtest(doc, str(out / name / "loadtest.json"))
 
 
 def _scale_warm(replica_set: ReplicaSet, n: int, image: Path, warmup_s: float) -> None:
