@@ -55,7 +55,7 @@ from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean
 from foodclf.deploy.check import compare_with_loadtest
 from foodclf.deploy.load import scale_to_peak_load
 from foodclf.deploy.local import scaling
-from foodclf.deploy.local.fixed import MachineLoad, measure_fixed, warm_up
+from foodclf.deploy.local.fixed import MachineLoad, measure_fixed, sweep_held_and_free, warm_up
 from foodclf.deploy.local.replicas import CPU_SCALE, ReplicaSet, scaled_cpu
 from foodclf.deploy.manifests import load_deployment, overlay_dir
 from foodclf.errors import FoodclfError
@@ -185,14 +185,10 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
                     balance=args.balance) as replica_set:
         replica_set.scale_to(1)
         warm_up(replica_set.url, image, args.warmup_s, users=2)
-        with MachineLoad() as load:
-            doc = run_capacity(replica_set.url, image, levels, parse_duration(args.level_duration),
-                               out_dir=out / "capacity", server_pids=replica_set.pids(), seed=0, model=name)
-        held = capacity_from_loadtest(doc, str(out / "capacity" / "loadtest.json"))
-        with replica_set.started[0].group.quota_lifted():  # how it serves while its period's budget lasts
-            free = run_capacity(replica_set.url, image, levels, parse_duration(args.level_duration),
-                                out_dir=out / "capacity_free", server_pids=replica_set.pids(), seed=0, model=name)
-        capacity = replace(capacity_from_loadtest(free, str(out / "capacity_free" / "loadtest.json")), at_limit=held)
+        others: dict[str, float] = {}
+        held, free = sweep_held_and_free(replica_set, replica_set.started[0], image, levels,
+                                         parse_duration(args.level_duration), out, "capacity", others)
+        capacity = replace(free, at_limit=held)
         stages, _ = scale_to_peak_load(parse_profile(args.profile, args.time_scale), held, args.peak_load)
         print(f"scaling run: {args.profile} × {args.time_scale} ({sum(s.duration_s for s in stages):.0f} s), "
               f"up to {max(s.users for s in stages)} users, replicas of {spec.cpu_limit:.2f} cores "
@@ -206,7 +202,7 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
     settings = scaling.scaled_settings(args.time_scale, model_load_s=sum(during_run) / len(during_run))
     simulated = scaling.simulate_scaling(capacity, spec, settings, stages, args.time_scale)
     comparison = scaling.compare_scaling(ticks, measured, simulated)
-    others = {"capacity": load.others(doc), "scaling": during.others(measured)}
+    others["scaling"] = during.others(measured)
     scaling.write_scaling(comparison, out, {"model": name, "profile": args.profile, "time_scale": args.time_scale,
                                     "peak_load": args.peak_load, "cpu_scale": args.cpu_scale,
                                     "cpu_limit": spec.cpu_limit, "cpu_request": spec.cpu_request,

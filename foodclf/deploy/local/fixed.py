@@ -103,19 +103,30 @@ def _sweep(replica_set: ReplicaSet, image: Path, levels: Sequence[int], level_s:
            result: FixedMeasurement) -> None:
     """One replica's capacity curves under its quota and with it lifted, the others drained meanwhile."""
     with replica_set.serving_only(min(replica_set.replicas)) as replica:
-        result.curves.append(_capacity(replica_set, replica, image, levels, level_s, out, name, result))
-        with replica.group.quota_lifted():
-            result.free_curves.append(_capacity(replica_set, replica, image, levels, level_s, out, f"{name}_free",
-                                                result))
+        held, free = sweep_held_and_free(replica_set, replica, image, levels, level_s, out, name, result.others)
+    result.curves.append(held)
+    result.free_curves.append(free)
+
+
+def sweep_held_and_free(replica_set: ReplicaSet, replica: Replica, image: Path, levels: Sequence[int],
+                        level_s: float, out: Path, name: str, others: dict[str, float]) -> tuple[Capacity, Capacity]:
+    """The capacity curves through the balancer (which should send only to ``replica``) under
+    the replica's quota (``out/name``) and with it lifted (``out/name_free``): how it serves
+    once its period's budget is spent, and while budget is left. ``others`` gets the machine's
+    other load during each."""
+    held = _capacity(replica_set, replica, image, levels, level_s, out, name, others)
+    with replica.group.quota_lifted():
+        free = _capacity(replica_set, replica, image, levels, level_s, out, f"{name}_free", others)
+    return held, free
 
 
 def _capacity(replica_set: ReplicaSet, replica: Replica, image: Path, levels: Sequence[int], level_s: float,
-              out: Path, name: str, result: FixedMeasurement) -> Capacity:
+              out: Path, name: str, others: dict[str, float]) -> Capacity:
     log.info("capacity of one replica (%s) at %s users, %.0f s each", name, list(levels), level_s)
     with MachineLoad() as load:
         doc = run_capacity(replica_set.url, image, list(levels), level_s, out_dir=out / name,
                            server_pids=replica.server.process_pids(), seed=0, model=replica_set.model)
-    result.others[name] = load.others(doc)
+    others[name] = load.others(doc)
     return capacity_from_loadtest(doc, str(out / name / "loadtest.json"))
 
 
