@@ -43,26 +43,30 @@ import argparse
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import psutil
 
 from foodclf.cli import run_cli
+from foodclf.contracts import write
 from foodclf.contracts.loadtest import LoadTest
+from foodclf.contracts.scaling import SCHEMA_VERSION as SCALING_VERSION
+from foodclf.contracts.scaling import ScalingCheck
+from foodclf.contracts.sim_check import CHECK_FILE, ReplicaSetup, SimulationCheck, StageCheck
+from foodclf.contracts.sim_check import SCHEMA_VERSION as CHECK_VERSION
 from foodclf.data.sample import draw_sample
 from foodclf.deploy.capacity import capacity_drift, capacity_from_loadtest, mean_capacity
-from foodclf.deploy.check import compare_with_loadtest
+from foodclf.deploy.check import compare_with_loadtest, curve_points, largest_error
 from foodclf.deploy.load import scale_to_peak_load
 from foodclf.deploy.local import scaling
 from foodclf.deploy.local.fixed import MachineLoad, measure_fixed, sweep_held_and_free, warm_up
 from foodclf.deploy.local.replicas import CPU_SCALE, ReplicaSet, scaled_cpu
 from foodclf.deploy.manifests import load_deployment, overlay_dir
 from foodclf.errors import FoodclfError
-from foodclf.io import atomic_write_json
 from foodclf.loadtest.profiles import make_stage, parse_duration, parse_profile
 from foodclf.loadtest.runner import run_capacity, run_loadtest
-from foodclf.machine import machine_line
+from foodclf.machine import describe_machine, machine_line
 from foodclf.serve.archive import archive_run, read_model_config
 from foodclf.serve.server import TorchServe
 
@@ -165,14 +169,14 @@ def _check_replicas(args, stages, store: Path, name: str, image: Path, out: Path
                             out, warmup_s=args.warmup_s)
     rows = [row for n in args.replicas
             for row in compare_with_loadtest(got.capacity(n), got.measured[n], cpu_limit=limit, replicas=n)]
-    extra = {"replica_counts": args.replicas, "cpu_limit": limit, "cpu_scale": args.cpu_scale,
-             "balance": args.balance, "replica_start_s": [round(s, 1) for s in got.start_seconds],
-             "capacity_by_count": {str(n): [p.__dict__ for p in got.capacity(n).at_limit.points]
-                                   for n in args.replicas},
-             "free_capacity_by_count": {str(n): [p.__dict__ for p in got.capacity(n).points] for n in args.replicas}}
+    setup = ReplicaSetup(
+        replica_counts=args.replicas, cpu_limit=limit, cpu_scale=args.cpu_scale, balance=args.balance,
+        replica_start_s=[round(s, 1) for s in got.start_seconds],
+        capacity_by_count={str(n): curve_points(got.capacity(n).at_limit) for n in args.replicas},
+        free_capacity_by_count={str(n): curve_points(got.capacity(n)) for n in args.replicas})
     print("capacity with the quota lifted (mean of the sweeps; the simulation's replicas serve so while their "
           "period's budget lasts): " + _points(mean_capacity(got.free_curves)))
-    return _conclude(args, name, mean_capacity(got.curves), got.drift(), rows, got.others, out, extra,
+    return _conclude(args, name, mean_capacity(got.curves), got.drift(), rows, got.others, out, setup,
                      label="under the quota, mean of the sweeps; each N is simulated with the two around its stages")
 
 
@@ -203,37 +207,38 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
     simulated = scaling.simulate_scaling(capacity, spec, settings, stages, args.time_scale)
     comparison = scaling.compare_scaling(ticks, measured, simulated)
     others["scaling"] = during.others(measured)
-    scaling.write_scaling(comparison, out, {"model": name, "profile": args.profile, "time_scale": args.time_scale,
-                                    "peak_load": args.peak_load, "cpu_scale": args.cpu_scale,
-                                    "cpu_limit": spec.cpu_limit, "cpu_request": spec.cpu_request,
-                                    "replica_start_s": [round(s, 1) for s in starts],
-                                    "model_load_s": round(settings.model_load_s, 1), "other_busy_cores": others,
-                                    "capacity": [p.__dict__ for p in held.points],
-                                    "free_capacity": [p.__dict__ for p in capacity.points]})
-    return _print_scaling(args, comparison, others, starts, out)
+    check = ScalingCheck(
+        schema_version=SCALING_VERSION, created=_now(), model=name, profile=args.profile,
+        time_scale=args.time_scale, peak_load=args.peak_load, cpu_scale=args.cpu_scale, cpu_limit=spec.cpu_limit,
+        cpu_request=spec.cpu_request, tolerance=args.tolerance, replica_start_s=[round(s, 1) for s in starts],
+        model_load_s=round(settings.model_load_s, 1), capacity=curve_points(held),
+        free_capacity=curve_points(capacity), comparison=comparison,
+        passed=scaling.scaling_passed(comparison, args.tolerance), other_busy_cores=others,
+        machine=describe_machine())
+    scaling.write_scaling(check, out)
+    _print_scaling(check, out if args.out else None)
+    return 0 if check.passed else 1
 
 
-def _print_scaling(args, comparison: dict, others: dict, starts: list[float], out: Path) -> int:
+def _print_scaling(check: ScalingCheck, out: Path | None) -> None:
     print()
     print(machine_line())
-    print("busy beyond the replicas (load generator included): " + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
-    print("replica start to ready (s): " + ", ".join(f"{s:.1f}" for s in starts))
+    print("busy beyond the replicas (load generator included): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in check.other_busy_cores.items()))
+    print("replica start to ready (s): " + ", ".join(f"{s:.1f}" for s in check.replica_start_s))
+    c = check.comparison
     print(f"{'t (s)':>7} {'real':>5} {'ready':>5} {'sim':>4} {'ready':>5} {'util %':>6}")
-    for r in comparison["ticks"]:
-        print(f"{r['t_s']:>7.1f} {r['replicas']:>5} {r['ready']:>5} {r['simulated_replicas']:>4} "
-              f"{r['simulated_ready']:>5} {'-' if r['utilization'] is None else r['utilization']:>6}")
-    o = comparison["overall"]
-    ticks_ok = comparison["largest_replica_difference"] <= 1
-    rate_ok = o["transaction_rate_error"] is not None and abs(o["transaction_rate_error"]) <= args.tolerance
-    print(f"\nticks with the replica count within ±1: {comparison['ticks_within_one']} of {len(comparison['ticks'])} "
-          f"(largest difference {comparison['largest_replica_difference']})")
-    print(f"transaction rate: real {o['measured_transaction_rate']:.2f}/s, "
-          f"simulated {o['simulated_transaction_rate']:.2f}/s "
-          f"({o['transaction_rate_error']:+.1%}); response time: real {o['measured_response_time_s']:.3f} s, "
-          f"simulated {o['simulated_response_time_s']:.3f} s; failures: real {o['measured_failures']}, "
-          f"simulated {o['simulated_failures']}")
-    print(f"files in {out}" if args.out else "")
-    return 0 if ticks_ok and rate_ok else 1
+    for r in c.ticks:
+        print(f"{r.t_s:>7.1f} {r.replicas:>5} {r.ready:>5} {r.simulated_replicas:>4} "
+              f"{r.simulated_ready:>5} {'-' if r.utilization is None else r.utilization:>6}")
+    o = c.overall
+    print(f"\nticks with the replica count within ±1: {c.ticks_within_one} of {len(c.ticks)} "
+          f"(largest difference {c.largest_replica_difference})")
+    print(f"transaction rate: real {o.measured_transaction_rate:.2f}/s, "
+          f"simulated {o.simulated_transaction_rate:.2f}/s ({_pct(o.transaction_rate_error)}); "
+          f"response time: real {_sec(o.measured_response_time_s)} s, simulated {_sec(o.simulated_response_time_s)} s; "
+          f"failures: real {o.measured_failures}, simulated {o.simulated_failures}")
+    print(f"scaling check: {'passed' if check.passed else 'FAILED'}" + (f"; files in {out}" if out else ""))
 
 
 def _measure(args, stages, store: Path, name: str, image: Path, out: Path, tmp: Path):
@@ -266,35 +271,34 @@ def _report(args, name: str, curves, measured: LoadTest, others: dict, out: Path
     """Write check.json, print the comparison; 0 when every error is within the tolerance."""
     capacity = mean_capacity(curves)
     return _conclude(args, name, capacity, capacity_drift(*curves), compare_with_loadtest(capacity, measured),
-                     others, out, {})
+                     others, out, None)
 
 
-def _conclude(args, name: str, capacity, drift: float, rows: list[dict], others: dict, out: Path,
-              extra: dict, label: str = "mean of before and after") -> int:
+def _conclude(args, name: str, capacity, drift: float, rows: list[StageCheck], others: dict, out: Path,
+              setup: ReplicaSetup | None, label: str = "mean of before and after") -> int:
     """Write check.json, print the comparison; 0 when every error is within the tolerance."""
-    atomic_write_json(out / "check.json", {
-        "model": name, "tolerance": args.tolerance, "cores": psutil.cpu_count(), "other_busy_cores": others,
-        "capacity_drift": round(drift, 4), **extra,
-        "capacity": [p.__dict__ for p in capacity.points], "stages": rows})
+    worst = largest_error(rows)
+    check = SimulationCheck(
+        schema_version=CHECK_VERSION, created=_now(), model=name, tolerance=args.tolerance,
+        capacity=curve_points(capacity), capacity_drift=round(drift, 4), stages=rows, largest_error=round(worst, 4),
+        passed=worst <= args.tolerance, other_busy_cores=others, replicas=setup, machine=describe_machine())
+    write(out / CHECK_FILE, check)
     print()
     print(machine_line())
-    print(f"machine: {psutil.cpu_count()} cores; busy beyond the server (load generator included): "
+    print("busy beyond the server (load generator included): "
           + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
     print(f"capacity (one replica, no delay, {label}): " + _points(capacity))
     print(f"capacity drift between sweeps: {drift:.1%}")
     print(_table(rows))
-    worst = max(abs(e) for r in rows for e in (r["transaction_rate_error"], r["response_time_error"])
-                if e is not None)
-    ok = worst <= args.tolerance
-    print(f"\nlargest relative error {worst:.1%}: {'within' if ok else 'BEYOND'} {args.tolerance:.0%}")
-    if not ok and drift > args.tolerance:
+    print(f"\nlargest relative error {worst:.1%}: {'within' if check.passed else 'BEYOND'} {args.tolerance:.0%}")
+    if not check.passed and drift > args.tolerance:
         print("the machine's own capacity changed by more than that during the check: rerun it on a quiet machine")
-    elif not ok and max(others.values(), default=0.0) > BUSY_CORES:
+    elif not check.passed and max(others.values(), default=0.0) > BUSY_CORES:
         print(f"other work kept more than {BUSY_CORES} cores busy beside the server: the machine was too busy to "
               "judge; rerun it on a quiet machine")
     if args.out:
         print(f"files in {out}")
-    return 0 if ok else 1
+    return 0 if check.passed else 1
 
 
 def _points(capacity) -> str:
@@ -327,23 +331,29 @@ def _warn_if_batching(mar: Path) -> None:
               "BATCHING in --help). Archive with batch size 1 to check the simulation itself.")
 
 
-def _table(rows) -> str:
+def _table(rows: list[StageCheck]) -> str:
     head = (f"{'N':>2} {'users':>5} {'delay':>6} | {'rate real':>9} {'sim':>7} {'error':>7} | "
             f"{'resp. real':>10} {'sim':>7} {'error':>7} | {'fail real':>9} {'sim':>5}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        def pct(x):
-            return "-" if x is None else f"{x:+.1%}"
-
-        def sec(x):
-            return "-" if x is None else f"{x:.3f}"
-        lines.append(f"{r['replicas']:>2} {r['users']:>5} {r['delay_s']:>6.2f} | "
-                     f"{r['measured_transaction_rate']:>9.2f} {r['simulated_transaction_rate']:>7.2f} "
-                     f"{pct(r['transaction_rate_error']):>7} | "
-                     f"{sec(r['measured_response_time_s']):>10} {sec(r['simulated_response_time_s']):>7} "
-                     f"{pct(r['response_time_error']):>7} | {r['measured_failures']:>9} "
-                     f"{r['simulated_failures']:>5}")
+        lines.append(f"{r.replicas:>2} {r.users:>5} {r.delay_s:>6.2f} | "
+                     f"{r.measured_transaction_rate:>9.2f} {r.simulated_transaction_rate:>7.2f} "
+                     f"{_pct(r.transaction_rate_error):>7} | "
+                     f"{_sec(r.measured_response_time_s):>10} {_sec(r.simulated_response_time_s):>7} "
+                     f"{_pct(r.response_time_error):>7} | {r.measured_failures:>9} {r.simulated_failures:>5}")
     return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.1%}"
+
+
+def _sec(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (as foodclf.loadtest.runner)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The JSON files between the stages, each defined once as a typed model.
 
 A contract is a dataclass made with ``@contract`` (nested contracts, lists, dicts, ``X | None``)
-in a module of this package, one module per file (``metrics``, ``loadtest``, ``simulation``, ``variant``,
-``comparison``, ``data_config``). The writer builds the dataclass and calls ``write``; every
-reader calls ``read`` and gets the same dataclass back, validated by pydantic (types, required
-fields, no unknown fields, numbers that are not booleans). A bad file raises SchemaError naming
+in a module of this package, one module per file (``metrics``, ``loadtest``, ``simulation``,
+``variant``, ``comparison``, ``data_config``, ``image``, ``sim_check``: check.json, ``scaling``:
+scaling.json). The writer builds the dataclass and calls ``write``; every reader calls ``read``
+and gets the same dataclass back, validated by pydantic (types, required fields, no unknown
+fields, numbers that are not booleans). A bad file raises SchemaError naming
 the file, the field and what to do. docs/contracts.md documents every field; a test checks it
 against these models.
 

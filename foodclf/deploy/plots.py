@@ -1,11 +1,13 @@
-"""The simulation's figure: users and replicas, throughput and response time, CPU and memory
-against time. matplotlib is imported here only, and only when a plot is drawn."""
+"""The simulation's figure (users and replicas, throughput and response time, CPU and memory
+against time) and the scaling run's (real against simulated replicas). matplotlib is imported
+here only, and only when a plot is drawn."""
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from foodclf.contracts.scaling import TickCheck
 from foodclf.deploy.simulation import SimulationResult
 from foodclf.io import atomic_save
 
@@ -45,6 +47,29 @@ def plot_simulation(result: SimulationResult, path: str | os.PathLike) -> Path:
     fig.tight_layout()
     try:
         return atomic_save(path, lambda p: fig.savefig(p, format="png", dpi=90))
+    finally:
+        plt.close(fig)
+
+
+def plot_scaling(ticks: list[TickCheck], path: str | os.PathLike) -> Path:
+    """Desired and ready replicas at each controller tick, real against simulated."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [r.t_s for r in ticks]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.step(t, [r.replicas for r in ticks], where="post", label="real: desired")
+    ax.step(t, [r.ready for r in ticks], where="post", linestyle=":", label="real: ready")
+    ax.step(t, [r.simulated_replicas for r in ticks], where="post", linestyle="--", label="simulated: desired")
+    ax.step(t, [r.simulated_ready for r in ticks], where="post", linestyle="-.", label="simulated: ready")
+    ax.set_xlabel("time (s, time-scaled run)")
+    ax.set_ylabel("replicas")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        return atomic_save(path, lambda p: fig.savefig(p, format="png", dpi=100))
     finally:
         plt.close(fig)
 

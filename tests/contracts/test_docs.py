@@ -22,6 +22,8 @@ CONTRACTS = [
     ("simulation", "Simulation", "simulations/"),
     ("image", "ImageCheck", "image.json"),
     ("comparison", "Comparison", "comparison.json"),
+    ("sim_check", "SimulationCheck", "check.json"),
+    ("scaling", "ScalingCheck", "scaling.json"),
 ]
 
 

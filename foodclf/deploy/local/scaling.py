@@ -14,17 +14,21 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
+from foodclf.contracts import write
 from foodclf.contracts.loadtest import LoadTest
+from foodclf.contracts.scaling import SCALING_FILE, OverallCheck, ScalingCheck, ScalingComparison, TickCheck
+from foodclf.contracts.sim_check import StageCheck
 from foodclf.deploy.capacity import Capacity
+from foodclf.deploy.check import relative_error
 from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.local.autoscaler import Autoscaler, Tick
 from foodclf.deploy.local.replicas import ReplicaSet
+from foodclf.deploy.plots import plot_scaling
 from foodclf.deploy.simulation import SimulationResult, simulate
 from foodclf.deploy.spec import DeploymentSpec, Probe, ScalingPolicy, ScalingRules
-from foodclf.io import atomic_write_json
 from foodclf.loadtest.memory import Replica
 from foodclf.loadtest.profiles import Stage
 from foodclf.loadtest.runner import run_loadtest
@@ -103,63 +107,41 @@ def simulate_scaling(capacity: Capacity, spec: DeploymentSpec, settings: Simulat
     return simulate(capacity, spec, stages, settings, profile="scaling", time_scale=time_scale, initial_replicas=1)
 
 
-def compare_scaling(ticks: list[Tick], measured: LoadTest, simulated: SimulationResult) -> dict:
+def compare_scaling(ticks: list[Tick], measured: LoadTest, simulated: SimulationResult) -> ScalingComparison:
     """Per controller tick the real and simulated replica counts; per stage and overall the
     real and simulated transaction rate and response time, with relative errors."""
     times = [row["t_s"] for row in simulated.rows]
     tick_rows = []
     for tick in ticks:
-        i = bisect.bisect_right(times, tick.t_s) - 1
-        sim = simulated.rows[max(i, 0)]
-        tick_rows.append({**asdict(tick), "simulated_replicas": sim["replicas"], "simulated_ready": sim["ready"],
-                          "difference": tick.replicas - sim["replicas"]})
-    stages = [{"index": real.index, "users": real.users, "delay_s": real.delay_s,
-               "measured_transaction_rate": real.transaction_rate, "simulated_transaction_rate": sim.transaction_rate,
-               "transaction_rate_error": _relative(sim.transaction_rate, real.transaction_rate),
-               "measured_response_time_s": real.response_time_s, "simulated_response_time_s": sim.response_time_s,
-               "measured_failures": real.failures, "simulated_failures": sim.failures}
+        sim = simulated.rows[max(bisect.bisect_right(times, tick.t_s) - 1, 0)]
+        tick_rows.append(TickCheck(tick.t_s, tick.replicas, tick.ready, tick.utilization, sim["replicas"],
+                                   sim["ready"], tick.replicas - sim["replicas"]))
+    stages = [StageCheck(index=real.index, replicas=None, users=real.users, delay_s=real.delay_s,
+                         duration_s=real.duration_s, measured_transaction_rate=real.transaction_rate,
+                         simulated_transaction_rate=sim.transaction_rate,
+                         transaction_rate_error=relative_error(sim.transaction_rate, real.transaction_rate),
+                         measured_response_time_s=real.response_time_s, simulated_response_time_s=sim.response_time_s,
+                         response_time_error=relative_error(sim.response_time_s, real.response_time_s),
+                         measured_failures=real.failures, simulated_failures=sim.failures)
               for real, sim in zip(measured.stages, simulated.stages)]
-    real_rate, sim_rate = measured.overall.transaction_rate, simulated.summary.transaction_rate
-    return {
-        "ticks": tick_rows, "stages": stages,
-        "largest_replica_difference": max((abs(r["difference"]) for r in tick_rows), default=0),
-        "ticks_within_one": sum(abs(r["difference"]) <= 1 for r in tick_rows),
-        "overall": {"measured_transaction_rate": real_rate, "simulated_transaction_rate": sim_rate,
-                    "transaction_rate_error": _relative(sim_rate, real_rate),
-                    "measured_response_time_s": measured.overall.response_time_s,
-                    "simulated_response_time_s": simulated.summary.response_time_s,
-                    "measured_failures": measured.overall.failures, "simulated_failures": simulated.summary.failures},
-    }
+    real, sim = measured.overall, simulated.summary
+    overall = OverallCheck(real.transaction_rate, sim.transaction_rate,
+                           relative_error(sim.transaction_rate, real.transaction_rate),
+                           real.response_time_s, sim.response_time_s,
+                           relative_error(sim.response_time_s, real.response_time_s), real.failures, sim.failures)
+    return ScalingComparison(ticks=tick_rows, stages=stages, overall=overall,
+                             largest_replica_difference=max((abs(r.difference) for r in tick_rows), default=0),
+                             ticks_within_one=sum(abs(r.difference) <= 1 for r in tick_rows))
 
 
-def write_scaling(comparison: dict, out: Path, extra: dict) -> Path:
+def scaling_passed(comparison: ScalingComparison, tolerance: float) -> bool:
+    """Every tick's count within one replica of the simulation's, the run's rate within ``tolerance``."""
+    error = comparison.overall.transaction_rate_error
+    return comparison.largest_replica_difference <= 1 and error is not None and abs(error) <= tolerance
+
+
+def write_scaling(check: ScalingCheck, out: Path) -> Path:
     """scaling.json and scaling.png (replicas over time, real against simulated) in ``out``."""
-    atomic_write_json(out / "scaling.json", {**extra, **comparison})
-    plot_scaling(comparison["ticks"], out / "scaling.png")
-    return out / "scaling.json"
-
-
-def plot_scaling(tick_rows: list[dict], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    t = [r["t_s"] for r in tick_rows]
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.step(t, [r["replicas"] for r in tick_rows], where="post", label="real: desired")
-    ax.step(t, [r["ready"] for r in tick_rows], where="post", linestyle=":", label="real: ready")
-    ax.step(t, [r["simulated_replicas"] for r in tick_rows], where="post", linestyle="--", label="simulated: desired")
-    ax.step(t, [r["simulated_ready"] for r in tick_rows], where="post", linestyle="-.", label="simulated: ready")
-    ax.set_xlabel("time (s, time-scaled run)")
-    ax.set_ylabel("replicas")
-    ax.legend(loc="upper left", fontsize="small")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _relative(simulated: float | None, measured: float | None) -> float | None:
-    if simulated is None or not measured:
-        return None
-    return round((simulated - measured) / measured, 4)
+    path = write(out / SCALING_FILE, check)
+    plot_scaling(check.comparison.ticks, out / "scaling.png")
+    return path
