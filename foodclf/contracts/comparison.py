@@ -8,9 +8,7 @@ import dataclasses
 import os
 from typing import Literal
 
-from foodclf.contracts import contract, file_in, validate
-from foodclf.errors import SchemaError
-from foodclf.io import read_json
+from foodclf.contracts import contract, file_in, read
 
 COMPARISON_FILE = "comparison.json"
 SCHEMA_VERSION = 1
@@ -55,7 +53,7 @@ class ParetoSet:
 
 @contract
 class Comparison:
-    schema_version: int
+    schema_version: Literal[SCHEMA_VERSION]   # 1
     created: str                               # ISO 8601, UTC
     criteria: list[CriterionInfo]
     candidates: list[Candidate]
@@ -70,10 +68,5 @@ class Comparison:
 
 def read_comparison(path_or_dir: str | os.PathLike) -> Comparison:
     """Read and validate a comparison.json (a file, or the report directory holding one)."""
-    path = file_in(path_or_dir, COMPARISON_FILE)
-    data = read_json(path)
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise SchemaError(f"{path}: schema_version {version!r} is not {SCHEMA_VERSION}; "
-                          "rerun `foodclf compare` to write it again")
-    return validate(data, Comparison, path)
+    return read(file_in(path_or_dir, COMPARISON_FILE), Comparison, SCHEMA_VERSION,
+                "rerun `foodclf compare` to write it again")

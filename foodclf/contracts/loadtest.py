@@ -147,5 +147,5 @@ def loadtest_path(path_or_dir: str | os.PathLike) -> Path:
 
 def read_loadtest(path_or_dir: str | os.PathLike) -> LoadTest:
     """Read and validate a loadtest.json (or a run directory holding one); SchemaError names the
-    file and the field."""
-    return read(loadtest_path(path_or_dir), LoadTest)
+    file and the field; a file of another schema_version is refused first, saying to rerun the test."""
+    return read(loadtest_path(path_or_dir), LoadTest, SCHEMA_VERSION, "rerun the load test (foodclf loadtest)")

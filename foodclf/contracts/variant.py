@@ -44,7 +44,7 @@ class Int8Range:
 
 @contract
 class Variant:
-    schema_version: int
+    schema_version: Literal[SCHEMA_VERSION]   # 2
     created: str                     # ISO 8601, UTC
     format: str                      # onnx | int8 | openvino | openvino-int8 | openvino-bf16
     precision: Precision
@@ -63,5 +63,6 @@ def variant_path(path_or_dir: str | os.PathLike) -> Path:
 
 def read_variant(path_or_dir: str | os.PathLike) -> Variant:
     """Read and validate a variant.json (or a variant folder holding one); SchemaError names the
-    file and the field."""
-    return read(variant_path(path_or_dir), Variant)
+    file and the field; a variant of another schema_version is refused first, saying to export it again."""
+    return read(variant_path(path_or_dir), Variant, SCHEMA_VERSION,
+                "export the variant again (foodclf export RUN_DIR --data DATA --format FORMAT)")

@@ -65,7 +65,8 @@ def test_a_variant_json_of_the_old_schema_is_a_clear_error(exported, tmp_path):
     old.write_text('{"schema_version": 1, "created": "2026-01-01T00:00:00+00:00", "format": "onnx", '
                    '"source_run": "/r", "backbone": "baseline", "model_file": "model.onnx", '
                    '"calibration": null, "versions": {"torch": "2"}}')
-    with pytest.raises(SchemaError, match=rf"{VARIANT_FILE}: field 'precision': field required"):
+    with pytest.raises(SchemaError, match=rf"{VARIANT_FILE}: schema_version 1 is not supported \(expected 2\); "
+                                          "export the variant again"):
         read_variant(tmp_path)
 
 

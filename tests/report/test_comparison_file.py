@@ -40,7 +40,7 @@ def edited(written, tmp_path, change):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(schema_version=2), "schema_version 2 is not 1; rerun `foodclf compare`"),
+    (lambda d: d.update(schema_version=2), r"schema_version 2 is not supported.*rerun `foodclf compare`"),
     (lambda d: d.pop("missing"), "field 'missing': field required"),
     (lambda d: d["candidates"][0].update(scope="cluster"), r"field 'candidates\.0\.scope'"),
     (lambda d: d["candidates"][0]["values"].update(accuracy=True), r"candidates\.0\.values\.accuracy"),
