@@ -55,6 +55,30 @@ def busy_server():
 
 
 @pytest.fixture
+def half_busy_server():
+    """Every other request answers 503 (a full queue), the others 200."""
+    server = serve(200)
+    handler = server.RequestHandlerClass
+
+    def status(self):
+        self.server.bodies += 1
+        return 503 if self.server.bodies % 2 else 200
+
+    def do_post(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        code = status(self)
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    handler.do_POST = do_post
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def closed_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -43,32 +43,6 @@ def test_help_documents_the_exit_codes(capsys):
     assert "  3  no request succeeded" in text and "  2  bad input" in text and "  0  at least one" in text
 
 
-@pytest.fixture
-def half_busy_server():
-    """Every other request answers 503 (a full queue), the others 200."""
-    from conftest import serve
-
-    server = serve(200)
-    handler = server.RequestHandlerClass
-
-    def status(self):
-        self.server.bodies += 1
-        return 503 if self.server.bodies % 2 else 200
-
-    def do_post(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        code = status(self)
-        self.send_response(code)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    handler.do_POST = do_post
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def test_availability_below_the_minimum_exits_4_naming_both_figures(half_busy_server, photo):
     args = ["--url", half_busy_server.url, "--image", str(photo), "--duration", "1s", "--users", "1",
             "--delay", "0", "--timeout", "5"]
