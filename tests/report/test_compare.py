@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from stage_files import IMAGE_PSS_PEAK, MODELS, REPLICA_PSS_PEAK, image_doc, make_run, write_json
+from stage_files import IMAGE_PSS_PEAK, MODELS, POD_SECONDS, REPLICA_PSS_PEAK, image_doc, make_run, write_json
 
 from foodclf.contracts.comparison import COMPARISON_FILE, read_comparison
 from foodclf.errors import RunDirError, SchemaError
@@ -50,6 +50,9 @@ def test_summary_table_has_every_model_and_model_deployment(report_dir):
     assert vgg_hpa["Deployment"] == "deployment_hpa" and float(vgg_hpa["Accuracy"]) == 0.8491
     assert float(vgg_hpa["Response time (s)"]) == 0.46 and float(vgg_hpa["Transaction rate (/s)"]) == 13.82
     assert float(vgg_hpa["p95 latency (s)"]) == pytest.approx(0.46 * 1.5)   # the simulation's p95
+    # What the cluster pays: pods' time on a node, a deployment's figure only.
+    assert float(vgg_hpa["Pod time (s)"]) == POD_SECONDS["deployment_hpa"] and vgg["Pod time (s)"] == ""
+    assert float(rows[5]["Pod time (s)"]) == POD_SECONDS["deployment_hpa+"]
 
 
 MEMORY_COLUMNS = ["Model memory in process (MB)", "Replica PSS peak (MB)", "Deployment PSS mean (MB)"]
