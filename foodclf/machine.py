@@ -20,6 +20,8 @@ ISA_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "am
 INT8_DOT_FEATURES = ("avx512_vnni", "avx_vnni", "amx_int8")
 BF16_FEATURES = ("avx512_bf16", "amx_bf16")
 CPUINFO = Path("/proc/cpuinfo")
+PROC_CGROUP = Path("/proc/self/cgroup")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def cpu_model() -> str:
@@ -64,9 +66,9 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
-def cgroup_cpu_quota() -> float | None:
+def cgroup_cpu_quota(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) -> float | None:
     """The CPU quota of this process's cgroup in cores (None: unlimited or unknown)."""
-    for group in _own_cgroups():
+    for group in _own_cgroups(proc_cgroup, root):
         try:
             if group[0] == "v2":
                 quota, period = (group[1] / "cpu.max").read_text().split()[:2]
@@ -105,11 +107,10 @@ def _cpuinfo_fields():
             yield key.strip().lower(), value.strip()
 
 
-def _own_cgroups():
+def _own_cgroups(proc_cgroup: Path, root: Path):
     """('v2', folder) or ('v1', folder) of this process's CPU cgroup, from /proc/self/cgroup."""
-    root = Path("/sys/fs/cgroup")
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = proc_cgroup.read_text().splitlines()
     except OSError:
         return
     for line in lines:
