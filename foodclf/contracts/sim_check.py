@@ -31,7 +31,7 @@ class CurvePoint:
 @contract
 class StageCheck:
     """One measured stage beside the simulation of the same users, delay and length."""
-    index: int                      # 1-based, in the order run
+    index: int                      # 1-based, within its load test (each replica count runs its own)
     replicas: int | None            # fixed replicas; None in the scaling run (the HPA set them)
     users: int
     delay_s: float                  # each user waits uniform(0, delay_s) between requests
