@@ -43,13 +43,12 @@ import argparse
 import sys
 import tempfile
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from foodclf.cli import run_cli
-from foodclf.contracts import write
+from foodclf.contracts import created_now, write
 from foodclf.contracts.loadtest import LoadTest
 from foodclf.contracts.scaling import SCHEMA_VERSION as SCALING_VERSION
 from foodclf.contracts.scaling import ScalingCheck
@@ -208,11 +207,11 @@ def _check_scaling(args, store: Path, name: str, image: Path, out: Path, tmp: Pa
     comparison = scaling.compare_scaling(ticks, measured, simulated)
     others["scaling"] = during.others(measured)
     check = ScalingCheck(
-        schema_version=SCALING_VERSION, created=_now(), model=name, profile=args.profile,
+        schema_version=SCALING_VERSION, created=created_now(), model=name, profile=args.profile,
         time_scale=args.time_scale, peak_load=args.peak_load, cpu_scale=args.cpu_scale, cpu_limit=spec.cpu_limit,
         cpu_request=spec.cpu_request, tolerance=args.tolerance, replica_start_s=[round(s, 1) for s in starts],
         model_load_s=round(settings.model_load_s, 1), capacity=curve_points(held),
-        free_capacity=curve_points(capacity), comparison=comparison,
+        free_capacity=curve_points(free), comparison=comparison,
         passed=scaling.scaling_passed(comparison, args.tolerance), other_busy_cores=others,
         machine=describe_machine())
     scaling.write_scaling(check, out)
@@ -279,7 +278,7 @@ def _conclude(args, name: str, capacity, drift: float, rows: list[StageCheck], o
     """Write check.json, print the comparison; 0 when every error is within the tolerance."""
     worst = largest_error(rows)
     check = SimulationCheck(
-        schema_version=CHECK_VERSION, created=_now(), model=name, tolerance=args.tolerance,
+        schema_version=CHECK_VERSION, created=created_now(), model=name, tolerance=args.tolerance,
         capacity=curve_points(capacity), capacity_drift=round(drift, 4), stages=rows, largest_error=round(worst, 4),
         passed=worst <= args.tolerance, other_busy_cores=others, replicas=setup, machine=describe_machine())
     write(out / CHECK_FILE, check)
@@ -350,10 +349,6 @@ def _pct(x: float | None) -> str:
 
 def _sec(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (as foodclf.loadtest.runner)
 
 
 if __name__ == "__main__":

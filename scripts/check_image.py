@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,7 +41,7 @@ import requests
 import torch
 from PIL import Image
 
-from foodclf.contracts import write
+from foodclf.contracts import created_now, write
 from foodclf.contracts.data_config import DATA_CONFIG_FILE
 from foodclf.contracts.image import ImageCheck, ImageLoad, ImageMemory, image_path
 from foodclf.data.data_config import DataConfig
@@ -340,7 +339,7 @@ def check(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[str]]:
 
 def image_check(args: argparse.Namespace, figures: dict, problems: list[str]) -> ImageCheck:
     """What image.json records of this check."""
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (datetime.UTC: 3.11+)
+    created = created_now()
     return ImageCheck(
         schema_version=1, created=created, image=args.image, image_size_bytes=figures["image_size_bytes"],
         torch=figures["torch"], overlay=args.overlay, ready_s=figures["ready_s"], load=figures["load"],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,6 +72,11 @@ def read(path: str | os.PathLike, model: type[T], version: int | None = None,
     if version is not None and isinstance(found, int) and not isinstance(found, bool) and found != version:
         raise SchemaError(f"{path}: schema_version {found} is not supported (expected {version}); {fix}")
     return validate(data, model, path)
+
+
+def created_now() -> str:
+    """A contract's ``created`` field: now, UTC, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (datetime.UTC: 3.11+)
 
 
 def file_in(path_or_dir: str | os.PathLike, file_name: str) -> Path:

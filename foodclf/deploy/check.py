@@ -6,8 +6,9 @@ transaction rate, response time and failures match the measured ones (scripts/ch
 """
 from __future__ import annotations
 
-from foodclf.contracts.loadtest import LoadTest
+from foodclf.contracts.loadtest import LoadTest, StageResult
 from foodclf.contracts.sim_check import CurvePoint, StageCheck
+from foodclf.contracts.simulation import SimulationStage
 from foodclf.deploy.capacity import Capacity
 from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.simulation import simulate
@@ -24,15 +25,19 @@ def compare_with_loadtest(capacity: Capacity, measured: LoadTest, settings: Simu
     for stage in measured.stages:
         one = Stage(stage.duration_s, stage.users, stage.delay_s)
         result = simulate(capacity, fixed_replicas(replicas, cpu_limit), [one], settings, profile="fixed")
-        sim = result.stages[0]
-        comparisons.append(StageCheck(
-            index=stage.index, replicas=replicas, users=one.users, delay_s=one.delay_s, duration_s=one.duration_s,
-            measured_transaction_rate=stage.transaction_rate, simulated_transaction_rate=sim.transaction_rate,
-            transaction_rate_error=relative_error(sim.transaction_rate, stage.transaction_rate),
-            measured_response_time_s=stage.response_time_s, simulated_response_time_s=sim.response_time_s,
-            response_time_error=relative_error(sim.response_time_s, stage.response_time_s),
-            measured_failures=stage.failures, simulated_failures=sim.failures))
+        comparisons.append(stage_check(stage, result.stages[0], replicas))
     return comparisons
+
+
+def stage_check(real: StageResult, sim: SimulationStage, replicas: int | None) -> StageCheck:
+    """A measured stage beside its simulation, with the relative errors (``replicas`` None: the HPA set them)."""
+    return StageCheck(
+        index=real.index, replicas=replicas, users=real.users, delay_s=real.delay_s, duration_s=real.duration_s,
+        measured_transaction_rate=real.transaction_rate, simulated_transaction_rate=sim.transaction_rate,
+        transaction_rate_error=relative_error(sim.transaction_rate, real.transaction_rate),
+        measured_response_time_s=real.response_time_s, simulated_response_time_s=sim.response_time_s,
+        response_time_error=relative_error(sim.response_time_s, real.response_time_s),
+        measured_failures=real.failures, simulated_failures=sim.failures)
 
 
 def largest_error(stages: list[StageCheck]) -> float:

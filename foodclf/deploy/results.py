@@ -9,11 +9,11 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
 from foodclf import contracts
+from foodclf.contracts import created_now
 from foodclf.contracts.simulation import (
     SCHEMA_VERSION,
     Simulation,
@@ -42,7 +42,7 @@ def write_simulation(result: SimulationResult, out_dir: str | os.PathLike, plot:
 
         plot_simulation(result, out_dir / plot_file(name))
     simulation = Simulation(
-        schema_version=SCHEMA_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
+        schema_version=SCHEMA_VERSION, created=created_now(),
         deployment=name, manifest=result.manifest, model=result.model, capacity_source=result.capacity_source,
         profile=result.profile, time_scale=result.time_scale, load=result.load, summary=result.summary,
         stages=result.stages,

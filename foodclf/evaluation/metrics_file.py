@@ -7,10 +7,9 @@ without loading a model.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
-from foodclf.contracts import to_json, validate, write
+from foodclf.contracts import created_now, to_json, validate, write
 from foodclf.contracts.metrics import (
     CONFUSION_MATRIX_FILE,
     METRICS_FILE,
@@ -33,7 +32,7 @@ __all__ = ["CONFUSION_MATRIX_FILE", "METRICS_FILE", "format_summary", "load_metr
 def new_metrics(model: ModelInfo, split: str, dataset: DatasetInfo, optimizing: OptimizingMetrics,
                 operational: OperationalMetrics) -> Metrics:
     """The Metrics of an evaluation that ends now, on this machine."""
-    return Metrics(schema_version=SCHEMA_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
+    return Metrics(schema_version=SCHEMA_VERSION, created=created_now(),
                    model=model, split=split, dataset=dataset, machine=describe_machine(),
                    optimizing=optimizing, operational=operational)
 

@@ -24,13 +24,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 import torch
 
 from foodclf import contracts, machine
+from foodclf.contracts import created_now
 from foodclf.contracts.variant import SCHEMA_VERSION, VARIANT_FILE, CalibrationRecord, Int8Range, Variant
 from foodclf.data.data_config import DataConfig
 from foodclf.evaluation import evaluate_predictor, write_metrics
@@ -211,7 +211,7 @@ def variant_record(run: Run, fmt: str, model_file: Path, calibration: Calibratio
     quantised = PRECISIONS[fmt] == "int8" and calibration is not None
     return Variant(
         schema_version=SCHEMA_VERSION,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=created_now(),
         format=fmt,
         precision=PRECISIONS[fmt],
         source_run=str(run.run_dir.resolve()),

@@ -31,10 +31,10 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from foodclf.contracts import created_now
 from foodclf.contracts.loadtest import LOADTEST_CSV, SCHEMA_VERSION, CapacityLevel, LoadTest
 from foodclf.errors import FoodclfError
 from foodclf.loadtest.files import write_loadtest
@@ -130,7 +130,7 @@ def measure(target: Target, stages: Sequence[Stage], mode: str, profile: str | N
     done = completed_requests(raw["requests"], raw["end"])
     results = stage_results(raw, stages, samples, done)
     warn_if_client_saturated(results)
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (datetime.UTC: 3.11+)
+    created = created_now()
     report = LoadTest(
         schema_version=SCHEMA_VERSION, created=created,
         url=target.url, model=target.model or model_name(target.url), image=target.image.name,

@@ -21,10 +21,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from foodclf import contracts
+from foodclf.contracts import created_now
 from foodclf.contracts.comparison import COMPARISON_FILE, SCHEMA_VERSION, BadClass, Comparison, CriterionInfo, ParetoSet
 from foodclf.contracts.comparison import Candidate as CandidateEntry
 from foodclf.errors import RunDirError
@@ -79,7 +79,7 @@ def comparison_document(candidates: Sequence[Candidate], criteria: Criteria,
     """comparison.json: everything the report shows, for programs."""
     return Comparison(
         schema_version=SCHEMA_VERSION,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=created_now(),
         criteria=[CriterionInfo(c.name, c.label, c.unit, c.better, c.group, c.pareto) for c in criteria.criteria],
         candidates=[CandidateEntry(c.name, c.model, c.deployment, c.scope, str(c.run_dir), c.values,
                                    c.bad_threshold, [BadClass(n, a) for n, a in c.bad_classes])

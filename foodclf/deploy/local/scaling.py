@@ -20,9 +20,8 @@ from pathlib import Path
 from foodclf.contracts import write
 from foodclf.contracts.loadtest import LoadTest
 from foodclf.contracts.scaling import SCALING_FILE, OverallCheck, ScalingCheck, ScalingComparison, TickCheck
-from foodclf.contracts.sim_check import StageCheck
 from foodclf.deploy.capacity import Capacity
-from foodclf.deploy.check import relative_error
+from foodclf.deploy.check import relative_error, stage_check
 from foodclf.deploy.cluster import SimulationSettings
 from foodclf.deploy.local.autoscaler import Autoscaler, Tick
 from foodclf.deploy.local.replicas import ReplicaSet
@@ -116,14 +115,7 @@ def compare_scaling(ticks: list[Tick], measured: LoadTest, simulated: Simulation
         sim = simulated.rows[max(bisect.bisect_right(times, tick.t_s) - 1, 0)]
         tick_rows.append(TickCheck(tick.t_s, tick.replicas, tick.ready, tick.utilization, sim["replicas"],
                                    sim["ready"], tick.replicas - sim["replicas"]))
-    stages = [StageCheck(index=real.index, replicas=None, users=real.users, delay_s=real.delay_s,
-                         duration_s=real.duration_s, measured_transaction_rate=real.transaction_rate,
-                         simulated_transaction_rate=sim.transaction_rate,
-                         transaction_rate_error=relative_error(sim.transaction_rate, real.transaction_rate),
-                         measured_response_time_s=real.response_time_s, simulated_response_time_s=sim.response_time_s,
-                         response_time_error=relative_error(sim.response_time_s, real.response_time_s),
-                         measured_failures=real.failures, simulated_failures=sim.failures)
-              for real, sim in zip(measured.stages, simulated.stages)]
+    stages = [stage_check(real, sim, replicas=None) for real, sim in zip(measured.stages, simulated.stages)]
     real, sim = measured.overall, simulated.summary
     overall = OverallCheck(real.transaction_rate, sim.transaction_rate,
                            relative_error(sim.transaction_rate, real.transaction_rate),
