@@ -62,7 +62,8 @@ def run_siege(url: str, users: int, seconds: float, body: Path | None = None,
 
 
 def _run_until_figures(command: list[str], env: dict, timeout_s: float, url: str) -> dict:
-    """siege's summary from the first of ``ATTEMPTS`` runs that ends with one; FoodclfError when none does."""
+    """siege's summary from the first of ``ATTEMPTS`` runs that ends with one; FoodclfError when none
+    does, or at once when siege itself refused the run (a bad URL, a missing file: a retry fails alike)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
@@ -72,14 +73,14 @@ def _run_until_figures(command: list[str], env: dict, timeout_s: float, url: str
             figures = _parse(result.stdout)
             if figures is not None:
                 return figures
-            problem = (f"siege gave no figures (exit {result.returncode}): "
-                       f"{(result.stderr or result.stdout).strip()[-1000:]}")
-            if result.returncode >= 0:  # siege's own error (a bad URL, a missing file): a retry fails alike
-                break
+            if result.returncode >= 0:
+                raise FoodclfError(f"siege gave no figures for {url} (exit {result.returncode}): "
+                                   f"{(result.stderr or result.stdout).strip()[-1000:]}")
+            problem = f"siege was killed by signal {-result.returncode}"
         if attempt < ATTEMPTS:
-            log.warning("%s for %s; starting it again (attempt %d of %d)", problem, url, attempt + 1, ATTEMPTS)
-    raise FoodclfError(f"{problem} for {url}, after {attempt} attempt(s); siege 4.0.7 crashes now and then as its "
-                       "timer ends a run: run it again, or use a newer siege")
+            log.warning("%s against %s; starting it again (attempt %d of %d)", problem, url, attempt + 1, ATTEMPTS)
+    raise FoodclfError(f"{problem} against {url}, after {ATTEMPTS} attempts; siege 4.0.7 crashes now and "
+                       "then as its timer ends a run: run it again, or use a newer siege")
 
 
 def _parse(stdout: str) -> dict | None:
